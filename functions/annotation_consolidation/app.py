@@ -1,0 +1,54 @@
+"""Ground Truth annotation-consolidation Lambda: every worker answer of a batch of objects in, labels out."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from groundcrew.consolidation import ConsolidationRequest, consolidate, read_payload
+from groundcrew.events import EventPublisher
+from groundcrew.task_config import TaskConfigReader, job_name_from_arn
+
+logger = Logger()
+s3 = boto3.client("s3")
+configs = TaskConfigReader(s3, os.environ["DATA_BUCKET"])
+publisher = EventPublisher(boto3.client("events"), os.environ["EVENT_BUS_NAME"])
+
+
+def payload_reader(role_arn: str | None) -> Any:
+    """The job's own role when ASSUME_LABELING_JOB_ROLE is on (the payload may sit in a bucket only it can read)."""
+    if not role_arn or os.environ.get("ASSUME_LABELING_JOB_ROLE", "false").lower() != "true":
+        return s3
+    credentials = boto3.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="groundcrew-consolidation")[
+        "Credentials"
+    ]
+    return boto3.client(
+        "s3",
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> list[dict[str, Any]]:
+    request = ConsolidationRequest.model_validate(event)
+    reader = payload_reader(request.roleArn)
+    try:
+        labels = configs.read(job_name_from_arn(request.labelingJobArn)).labels
+    except LookupError:
+        # A job not prepared by groundcrew: the label category file Ground Truth forwards is all we have.
+        labels = tuple(request.labelCategories or ())
+        if not labels:
+            raise
+    result = consolidate(reader, request, read_payload(reader, request), labels)
+    for failure in result.failures:
+        logger.warning(
+            "object not labeled", extra={"dataset_object_id": failure.dataset_object_id, "reason": failure.reason}
+        )
+    publisher.publish(result.summary, resources=[request.labelingJobArn])
+    return result.response

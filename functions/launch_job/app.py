@@ -1,0 +1,26 @@
+"""Launch step: CreateLabelingJob; throttling and limits surface as errors the state machine retries."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
+
+from groundcrew.events import EventPublisher
+from groundcrew.pipeline import BatchRef, PreparedJob, launch_job
+
+logger = Logger()
+# One attempt per invocation: the state machine's Retry owns the backoff, so it shows in the execution history.
+sagemaker = boto3.client("sagemaker", config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
+publisher = EventPublisher(boto3.client("events"), os.environ["EVENT_BUS_NAME"])
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return launch_job(
+        sagemaker, publisher, BatchRef.model_validate(event["batch"]), PreparedJob.model_validate(event["job"])
+    )

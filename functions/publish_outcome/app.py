@@ -1,0 +1,33 @@
+"""Publish step: tell downstream teams how a batch ended (completed, or failed and why)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from groundcrew.events import EventDetail, EventPublisher
+from groundcrew.pipeline import completed_event, failed_event
+
+logger = Logger()
+publisher = EventPublisher(boto3.client("events"), os.environ["EVENT_BUS_NAME"])
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    outcome = event["outcome"]
+    detail: EventDetail
+    if outcome == "completed":
+        detail = completed_event(event["state"])
+    elif outcome == "failed":
+        detail = failed_event(event["state"])
+    else:
+        raise ValueError(f"outcome must be 'completed' or 'failed', got {outcome!r}")
+    publisher.publish(detail)
+    logger.info(
+        "outcome published", extra={"detail_type": detail.DETAIL_TYPE, "batch_id": event["state"]["batch"]["batch_id"]}
+    )
+    return {"detail_type": detail.DETAIL_TYPE, "detail": detail.model_dump(mode="json")}

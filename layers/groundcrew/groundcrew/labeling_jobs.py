@@ -1,0 +1,167 @@
+"""Ground Truth labeling jobs: names, the CreateLabelingJob request, launching idempotently, tracking."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from groundcrew.events import LabelCounters
+from groundcrew.projects import Project
+from groundcrew.s3_locations import S3Location
+from groundcrew.task_config import JOBS_PREFIX, job_folder
+
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker import SageMakerClient
+
+JOB_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+TERMINAL_STATUSES = frozenset({"Completed", "Failed", "Stopped"})
+MAX_CONCURRENT_TASKS = 1000
+
+
+class GroundTruthThrottled(RuntimeError):
+    """Ground Truth throttled the call; the state machine retries with backoff."""
+
+
+class GroundTruthLimitExceeded(RuntimeError):
+    """Too many labeling jobs at once (ResourceLimitExceeded); the state machine retries later."""
+
+
+class LabelingJobRejected(ValueError):
+    """Ground Truth refused the request (validation); retrying cannot help."""
+
+
+class LabelingJobDeadlineExceeded(RuntimeError):
+    """The job ran past the project's deadline and was stopped."""
+
+
+def job_name(batch_id: str, round_number: int = 1) -> str:
+    """Unique per batch and round; Ground Truth compares names case-insensitively, batch ids are lower case."""
+    name = f"gc-{batch_id}-r{round_number}"
+    if not JOB_NAME_PATTERN.match(name):
+        raise ValueError(f"job name {name!r} breaks Ground Truth's naming rule {JOB_NAME_PATTERN.pattern}")
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class JobResources:
+    """Everything the stack supplies to a job besides the project."""
+
+    bucket: str
+    role_arn: str
+    pre_annotation_arn: str
+    consolidation_arn: str
+    default_workteam_arn: str | None
+    kms_key_id: str | None = None
+
+
+def label_categories_document(project: Project) -> dict[str, Any]:
+    return {"document-version": "2018-11-28", "labels": [{"label": label} for label in project.labels]}
+
+
+def create_request(
+    project: Project,
+    *,
+    name: str,
+    manifest_uri: str,
+    template: S3Location,
+    label_categories: S3Location,
+    resources: JobResources,
+    batch_id: str,
+) -> dict[str, Any]:
+    workteam = project.workforce.workteam_arn or resources.default_workteam_arn
+    if not workteam:
+        raise LabelingJobRejected(
+            f"project {project.name!r} names no workforce.workteam_arn and the stack has no DefaultWorkteamArn"
+        )
+    output: dict[str, Any] = {"S3OutputPath": S3Location(resources.bucket, JOBS_PREFIX).uri}
+    if resources.kms_key_id:
+        output["KmsKeyId"] = resources.kms_key_id
+    return {
+        "LabelingJobName": name,
+        "LabelAttributeName": project.attribute_name,
+        "InputConfig": {"DataSource": {"S3DataSource": {"ManifestS3Uri": manifest_uri}}},
+        "OutputConfig": output,
+        "RoleArn": resources.role_arn,
+        "LabelCategoryConfigS3Uri": label_categories.uri,
+        "HumanTaskConfig": {
+            "WorkteamArn": workteam,
+            "UiConfig": {"UiTemplateS3Uri": template.uri},
+            "PreHumanTaskLambdaArn": resources.pre_annotation_arn,
+            "TaskKeywords": list(project.task.keywords),
+            "TaskTitle": project.task.title,
+            "TaskDescription": project.task.description,
+            "NumberOfHumanWorkersPerDataObject": project.workers_per_object,
+            "TaskTimeLimitInSeconds": project.time_limits.task_seconds,
+            "TaskAvailabilityLifetimeInSeconds": project.time_limits.availability_seconds,
+            "MaxConcurrentTaskCount": MAX_CONCURRENT_TASKS,
+            "AnnotationConsolidationConfig": {"AnnotationConsolidationLambdaArn": resources.consolidation_arn},
+        },
+        "Tags": [
+            {"Key": "groundcrew:project", "Value": project.name},
+            {"Key": "groundcrew:batch", "Value": batch_id},
+        ],
+    }
+
+
+def output_manifest_location(bucket: str, name: str) -> S3Location:
+    return job_folder(bucket, name).child("manifests", "output", "output.manifest")
+
+
+def launch(sagemaker: SageMakerClient, request: dict[str, Any]) -> str:
+    """Create the job; a retry after an unseen success finds the same job instead of failing."""
+    name = request["LabelingJobName"]
+    try:
+        return sagemaker.create_labeling_job(**request)["LabelingJobArn"]
+    except ClientError as error:
+        code = error.response["Error"]["Code"]
+        message = error.response["Error"].get("Message", "")
+        if code in {"ThrottlingException", "Throttling", "TooManyRequestsException"}:
+            raise GroundTruthThrottled(f"CreateLabelingJob {name}: {message}") from None
+        if code == "ResourceLimitExceeded":
+            raise GroundTruthLimitExceeded(f"CreateLabelingJob {name}: {message}") from None
+        if code == "ResourceInUse":
+            existing = sagemaker.describe_labeling_job(LabelingJobName=name)
+            manifest = existing["InputConfig"]["DataSource"]["S3DataSource"]["ManifestS3Uri"]
+            if manifest == request["InputConfig"]["DataSource"]["S3DataSource"]["ManifestS3Uri"]:
+                return existing["LabelingJobArn"]
+            raise LabelingJobRejected(f"a different labeling job named {name} already exists") from None
+        raise LabelingJobRejected(f"CreateLabelingJob {name} was refused: {code}: {message}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class JobState:
+    status: str
+    counters: LabelCounters
+    failure_reason: str | None
+    output_manifest_uri: str | None
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+
+def describe(sagemaker: SageMakerClient, name: str) -> JobState:
+    try:
+        job = sagemaker.describe_labeling_job(LabelingJobName=name)
+    except ClientError as error:
+        if error.response["Error"]["Code"] in {"ThrottlingException", "Throttling"}:
+            raise GroundTruthThrottled(f"DescribeLabelingJob {name}") from None
+        raise
+    output = job.get("LabelingJobOutput") or {}
+    return JobState(
+        status=job["LabelingJobStatus"],
+        counters=LabelCounters.model_validate(job["LabelCounters"]),
+        failure_reason=job.get("FailureReason"),
+        output_manifest_uri=output.get("OutputDatasetS3Uri"),
+    )
+
+
+def stop(sagemaker: SageMakerClient, name: str) -> None:
+    try:
+        sagemaker.stop_labeling_job(LabelingJobName=name)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ResourceNotFound":
+            raise

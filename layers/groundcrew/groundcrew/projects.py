@@ -1,0 +1,230 @@
+"""Labeling projects: the YAML document a team writes under `projects/<name>.yaml` of the data bucket.
+
+The document is validated into `Project`; anything that does not validate becomes `InvalidProject`, whose
+errors name the field, so the rejection event tells the author exactly what to fix.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+PROJECTS_PREFIX = "projects/"
+INCOMING_PREFIX = "incoming/"
+# Project names end up in job names, execution names and label attribute names, whose patterns are strict.
+PROJECT_NAME_PATTERN = re.compile(r"^[a-z0-9](?:-?[a-z0-9])*$")
+PROJECT_NAME_MAX = 32
+LABEL_ATTRIBUTE_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,126}$")
+WORKTEAM_ARN_PATTERN = re.compile(r"^arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]{12}:workteam/.*$")
+TASK_KEYWORD_PATTERN = re.compile(r"^[A-Za-z0-9]+( [A-Za-z0-9]+)*$")
+# Ground Truth limits (CreateLabelingJob HumanTaskConfig), see docs/ground-truth-contracts.md section 6.1.
+MIN_TASK_SECONDS, MAX_TASK_SECONDS = 30, 28_800
+MIN_AVAILABILITY_SECONDS, MAX_AVAILABILITY_SECONDS = 60, 2_592_000
+
+
+class Workflow(StrEnum):
+    IMAGE_CLASSIFICATION = "image-classification"
+
+
+class ConsensusRule(StrEnum):
+    MAJORITY = "majority"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Workforce(_Strict):
+    workteam_arn: str | None = Field(
+        default=None, description="Private or vendor workteam ARN; the stack's DefaultWorkteamArn when omitted."
+    )
+
+    @field_validator("workteam_arn")
+    @classmethod
+    def _arn(cls, value: str | None) -> str | None:
+        if value is not None and not WORKTEAM_ARN_PATTERN.match(value):
+            raise ValueError("must look like arn:aws:sagemaker:<region>:<account>:workteam/<type>/<name>")
+        return value
+
+
+class Consensus(_Strict):
+    rule: ConsensusRule = ConsensusRule.MAJORITY
+
+
+class BatchPolicy(_Strict):
+    max_items: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    seal_marker: str = Field(default="_SEAL", min_length=1, max_length=128, pattern=r"^[^/]+$")
+    max_age_minutes: Annotated[int, Field(ge=1, le=7 * 24 * 60)] = 60
+
+
+class Task(_Strict):
+    title: str = Field(min_length=1, max_length=128)
+    description: str = Field(min_length=1, max_length=255)
+    instructions: str = Field(default="Choose the label that best describes the image.", max_length=2000)
+    full_instructions: str = Field(default="", max_length=20_000)
+    keywords: list[str] = Field(default_factory=lambda: ["image", "classification"], min_length=1, max_length=5)
+
+    @field_validator("keywords")
+    @classmethod
+    def _keywords(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if len(value) > 30 or not TASK_KEYWORD_PATTERN.match(value):
+                raise ValueError(f"keyword {value!r} must be 1-30 letters/digits, words separated by one space")
+        return values
+
+
+class TimeLimits(_Strict):
+    task_seconds: Annotated[int, Field(ge=MIN_TASK_SECONDS, le=MAX_TASK_SECONDS)] = 300
+    availability_seconds: Annotated[int, Field(ge=MIN_AVAILABILITY_SECONDS, le=MAX_AVAILABILITY_SECONDS)] = 864_000
+    job_deadline_hours: Annotated[int, Field(ge=1, le=30 * 24)] = 14 * 24
+
+
+class Project(_Strict):
+    name: str = Field(min_length=1, max_length=PROJECT_NAME_MAX)
+    workflow: Workflow
+    labels: list[str] = Field(min_length=2, max_length=30)
+    workforce: Workforce = Workforce()
+    workers_per_object: Annotated[int, Field(ge=1, le=9)] = 3
+    consensus: Consensus = Consensus()
+    batch: BatchPolicy = BatchPolicy()
+    task: Task
+    time_limits: TimeLimits = TimeLimits()
+    label_attribute_name: str | None = Field(default=None, max_length=127)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not PROJECT_NAME_PATTERN.match(value):
+            raise ValueError("must be lower-case letters and digits separated by single hyphens, e.g. 'street-signs'")
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, values: list[str]) -> list[str]:
+        seen: set[str] = set()
+        for label in values:
+            if not label.strip() or len(label) > 256:
+                raise ValueError(f"label {label!r} must be 1-256 characters and not blank")
+            if label in seen:
+                raise ValueError(f"label {label!r} appears twice; labels must be unique")
+            seen.add(label)
+        return values
+
+    @field_validator("label_attribute_name")
+    @classmethod
+    def _label_attribute(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if not LABEL_ATTRIBUTE_PATTERN.match(value):
+            raise ValueError("must be letters, digits and single hyphens (no '_', '.', '$'), at most 127 characters")
+        if value in {"source", "source-ref"} or value.endswith("-metadata") or value.endswith("-ref"):
+            raise ValueError("must not be 'source' or 'source-ref' and must not end with '-metadata' or '-ref'")
+        return value
+
+    @model_validator(mode="after")
+    def _limits(self) -> Project:
+        if self.time_limits.task_seconds > self.time_limits.availability_seconds:
+            raise ValueError("time_limits.task_seconds must not exceed time_limits.availability_seconds")
+        return self
+
+    @property
+    def attribute_name(self) -> str:
+        """The LabelAttributeName of this project's jobs (the key of the label in output manifests)."""
+        return self.label_attribute_name or self.name
+
+    @property
+    def incoming_prefix(self) -> str:
+        return f"{INCOMING_PREFIX}{self.name}/"
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class InvalidProject(ValueError):
+    """A project document that does not validate; `errors` name each field and what is wrong with it."""
+
+    def __init__(self, source: str, errors: list[FieldError]) -> None:
+        self.source = source
+        self.errors = errors
+        detail = "; ".join(f"{e.field}: {e.message}" for e in errors)
+        super().__init__(f"project document {source} is invalid: {detail}")
+
+
+def project_key(name: str) -> str:
+    return f"{PROJECTS_PREFIX}{name}.yaml"
+
+
+def parse_project(text: str | bytes, *, source: str, expected_name: str | None = None) -> Project:
+    """Validate a YAML project document; `expected_name` is the name its location implies."""
+    try:
+        document: Any = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "document"
+        raise InvalidProject(source, [FieldError(field=where, message=f"not valid YAML: {error}")]) from None
+    if not isinstance(document, dict):
+        raise InvalidProject(source, [FieldError(field="(document)", message="must be a YAML mapping")])
+    try:
+        project = Project.model_validate(document)
+    except ValidationError as error:
+        raise InvalidProject(source, _field_errors(error)) from None
+    if expected_name is not None and project.name != expected_name:
+        message = f"is {project.name!r} but the document is stored as {expected_name!r}; they must match"
+        raise InvalidProject(source, [FieldError(field="name", message=message)])
+    return project
+
+
+def _field_errors(error: ValidationError) -> list[FieldError]:
+    errors = []
+    for item in error.errors(include_url=False):
+        location = ".".join(str(part) for part in item["loc"]) or "(document)"
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown field (check its spelling)"
+        elif message.startswith("Value error, "):
+            message = message.removeprefix("Value error, ")
+        errors.append(FieldError(field=location, message=message))
+    return errors
+
+
+def project_schema() -> dict[str, Any]:
+    """JSON Schema of the project document (published under docs/)."""
+    return Project.model_json_schema()
+
+
+__all__ = [
+    "BatchPolicy",
+    "Consensus",
+    "ConsensusRule",
+    "FieldError",
+    "InvalidProject",
+    "Project",
+    "ProjectNotFound",
+    "Task",
+    "TimeLimits",
+    "Workflow",
+    "Workforce",
+    "load_project",
+    "parse_project",
+    "project_key",
+]
+
+
+class ProjectNotFound(LookupError):
+    """No document at projects/<name>.yaml."""
+
+
+def load_project(s3: Any, bucket: str, name: str) -> Project:
+    """Read and validate `projects/<name>.yaml` from the data bucket."""
+    key = project_key(name)
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except s3.exceptions.NoSuchKey:
+        raise ProjectNotFound(f"s3://{bucket}/{key}") from None
+    return parse_project(body, source=f"s3://{bucket}/{key}", expected_name=name)

@@ -1,0 +1,37 @@
+"""S3 URIs (`s3://bucket/key`) as a small value type."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class InvalidS3Uri(ValueError):
+    """A string that should be an s3://bucket/key URI is not one."""
+
+
+@dataclass(frozen=True, slots=True)
+class S3Location:
+    bucket: str
+    key: str
+
+    @classmethod
+    def parse(cls, uri: str) -> S3Location:
+        if not uri.startswith("s3://"):
+            raise InvalidS3Uri(f"{uri!r} is not an S3 URI: expected s3://bucket/key")
+        bucket, _, key = uri[5:].partition("/")
+        if not bucket:
+            raise InvalidS3Uri(f"{uri!r} has no bucket name: expected s3://bucket/key")
+        return cls(bucket, key)
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    def child(self, *parts: str) -> S3Location:
+        """The location `parts` below this one, treating the key as a folder."""
+        prefix = self.key.rstrip("/")
+        suffix = "/".join(p.strip("/") for p in parts)
+        return S3Location(self.bucket, f"{prefix}/{suffix}" if prefix else suffix)
+
+    def __str__(self) -> str:
+        return self.uri

@@ -1,0 +1,92 @@
+"""What the Ground Truth Lambdas of a job need to know about its project, written once by the Prepare step.
+
+Ground Truth passes the Lambdas only the job ARN, a manifest line and (for consolidation) the labels, so
+Prepare stores this small document at a location derived from the job name, and the Lambdas read it once
+per container.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict
+
+from groundcrew.projects import ConsensusRule, Project, Workflow
+from groundcrew.s3_locations import S3Location
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+JOBS_PREFIX = "labeling-jobs/"
+
+
+class TaskConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    project: str
+    batch_id: str
+    workflow: Workflow
+    labels: tuple[str, ...]
+    header: str
+    short_instructions: str
+    full_instructions: str
+    consensus: ConsensusRule
+    workers_per_object: int
+
+    @classmethod
+    def for_project(cls, project: Project, batch_id: str) -> TaskConfig:
+        return cls(
+            project=project.name,
+            batch_id=batch_id,
+            workflow=project.workflow,
+            labels=tuple(project.labels),
+            header=project.task.title,
+            short_instructions=project.task.instructions,
+            full_instructions=project.task.full_instructions or project.task.instructions,
+            consensus=project.consensus.rule,
+            workers_per_object=project.workers_per_object,
+        )
+
+
+def job_folder(bucket: str, job_name: str) -> S3Location:
+    """Everything about one labeling job lives here: our config and Ground Truth's output."""
+    return S3Location(bucket, f"{JOBS_PREFIX}{job_name}")
+
+
+def task_config_location(bucket: str, job_name: str) -> S3Location:
+    return job_folder(bucket, job_name).child("config", "task-config.json")
+
+
+def job_name_from_arn(labeling_job_arn: str) -> str:
+    return labeling_job_arn.rsplit("/", 1)[-1]
+
+
+def write_task_config(s3: S3Client, bucket: str, job_name: str, config: TaskConfig) -> S3Location:
+    location = task_config_location(bucket, job_name)
+    s3.put_object(
+        Bucket=location.bucket,
+        Key=location.key,
+        Body=config.model_dump_json().encode(),
+        ContentType="application/json",
+        ServerSideEncryption="AES256",
+    )
+    return location
+
+
+class TaskConfigReader:
+    """Reads a job's task config once per container (pre-annotation runs once per task a worker opens)."""
+
+    def __init__(self, s3: S3Client, bucket: str) -> None:
+        self._s3 = s3
+        self._bucket = bucket
+        self.read = lru_cache(maxsize=32)(self._read)
+
+    def _read(self, job_name: str) -> TaskConfig:
+        location = task_config_location(self._bucket, job_name)
+        try:
+            body = self._s3.get_object(Bucket=location.bucket, Key=location.key)["Body"].read()
+        except self._s3.exceptions.NoSuchKey:
+            raise LookupError(
+                f"no task config at {location.uri}: the labeling job {job_name!r} was not prepared by groundcrew"
+            ) from None
+        return TaskConfig.model_validate_json(body)
