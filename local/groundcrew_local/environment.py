@@ -1,0 +1,158 @@
+"""The local cloud: moto with our patches, the real template deployed into it, the Ground Truth stand-in.
+
+Used by the demo, `groundcrew invoke` and the end-to-end tests:
+
+    with local_environment() as env:
+        env.s3.put_object(Bucket=env.data_bucket, Key="projects/shapes.yaml", Body=...)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto import mock_aws
+
+from groundcrew_local.ground_truth import GroundTruthStandIn, LambdaInvocationError, install_ground_truth
+from groundcrew_local.moto_patches import MOCK_CONFIG, install_local_patches
+from groundcrew_local.stack import LocalStack, deploy_local_stack
+from groundcrew_local.workforce import SimulatedWorkforce, default_workforce
+
+REPO = Path(__file__).resolve().parents[2]
+TEMPLATE = REPO / "template.yaml"
+SAMPLE_DATA = Path(__file__).resolve().parent / "sample_data"
+REGION = "us-east-1"
+# Polls every 10 s in the template's terms; Wait states are capped to no real sleep in local mode.
+LOCAL_PARAMETERS = {"TrackIntervalSeconds": "10"}
+TERMINAL_EXECUTION_STATUSES = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+@dataclass
+class LocalEnvironment:
+    stack: LocalStack
+    ground_truth: GroundTruthStandIn
+    workforce: SimulatedWorkforce
+    capture_queue_url: str
+    captured: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def data_bucket(self) -> str:
+        return self.stack.outputs["DataBucketName"]
+
+    @property
+    def event_bus(self) -> str:
+        return self.stack.outputs["EventBusName"]
+
+    @property
+    def state_machine_arn(self) -> str:
+        return self.stack.outputs["StateMachineArn"]
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=REGION)
+
+    @property
+    def s3(self) -> Any:
+        return self.client("s3")
+
+    def events(self) -> list[dict[str, Any]]:
+        """Every event that reached the groundcrew bus so far, in arrival order."""
+        sqs = self.client("sqs")
+        while True:
+            messages = sqs.receive_message(
+                QueueUrl=self.capture_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            ).get("Messages", [])
+            if not messages:
+                return self.captured
+            for message in messages:
+                self.captured.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=self.capture_queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def events_of(self, detail_type: str) -> list[dict[str, Any]]:
+        return [event for event in self.events() if event["detail-type"] == detail_type]
+
+    def wait_for_execution(self, name: str, timeout: float = 120.0) -> dict[str, Any]:
+        """Block until the named execution ends (bounded: raises TimeoutError)."""
+        sfn = self.client("stepfunctions")
+        arn = self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                execution = sfn.describe_execution(executionArn=arn)
+                if execution["status"] in TERMINAL_EXECUTION_STATUSES:
+                    return execution  # type: ignore[no-any-return]
+            except sfn.exceptions.ExecutionDoesNotExist:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"execution {name} did not end within {timeout:.0f} s")
+            time.sleep(0.05)
+
+    def execution_names(self) -> list[str]:
+        sfn = self.client("stepfunctions")
+        return [e["name"] for e in sfn.list_executions(stateMachineArn=self.state_machine_arn)["executions"]]
+
+
+def _lambda_invoker(stack: LocalStack) -> Any:
+    """How the Ground Truth stand-in calls our Lambdas: by ARN, through moto's (patched, in-process) Lambda."""
+
+    def invoke(function_arn: str, payload: dict[str, Any]) -> Any:
+        client = boto3.client("lambda", region_name=stack.region)
+        response = client.invoke(FunctionName=function_arn, Payload=json.dumps(payload).encode())
+        body = response["Payload"].read()
+        result = json.loads(body) if body else None
+        if response.get("FunctionError"):
+            error = result if isinstance(result, dict) else {}
+            raise LambdaInvocationError(
+                str(error.get("errorType", "Unhandled")), str(error.get("errorMessage", body.decode()[:500]))
+            )
+        return result
+
+    return invoke
+
+
+def _capture_all_events(stack: LocalStack, bus_name: str) -> str:
+    """A local-only queue that receives every event on the groundcrew bus (for events.jsonl and tests)."""
+    sqs = boto3.client("sqs", region_name=stack.region)
+    events = boto3.client("events", region_name=stack.region)
+    url = sqs.create_queue(QueueName="groundcrew-local-event-capture")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(
+        Name="groundcrew-local-capture-all",
+        EventBusName=bus_name,
+        EventPattern=json.dumps({"account": [stack.account_id]}),
+    )
+    events.put_targets(
+        Rule="groundcrew-local-capture-all", EventBusName=bus_name, Targets=[{"Id": "capture", "Arn": arn}]
+    )
+    return url  # type: ignore[no-any-return]
+
+
+@contextmanager
+def local_environment(
+    *, workforce: SimulatedWorkforce | None = None, parameters: dict[str, str] | None = None
+) -> Iterator[LocalEnvironment]:
+    install_local_patches(wait_cap_seconds=0.0)
+    with mock_aws(config=MOCK_CONFIG):
+        stack = deploy_local_stack(TEMPLATE, parameters={**LOCAL_PARAMETERS, **(parameters or {})}, region=REGION)
+        crowd = workforce or default_workforce(seed=7, answer_key=sample_answer_key())
+        ground_truth = install_ground_truth(invoke_lambda=_lambda_invoker(stack), workforce=crowd)
+        capture = _capture_all_events(stack, stack.outputs["EventBusName"])
+        yield LocalEnvironment(stack=stack, ground_truth=ground_truth, workforce=crowd, capture_queue_url=capture)
+
+
+def sample_answer_key() -> dict[str, str]:
+    data: dict[str, str] = json.loads((SAMPLE_DATA / "shapes" / "answer_key.json").read_text(encoding="utf-8"))
+    return data
+
+
+def sample_images() -> list[Path]:
+    return sorted((SAMPLE_DATA / "shapes" / "images").iterdir())
+
+
+def sample_project_document() -> bytes:
+    return (SAMPLE_DATA / "shapes" / "project.yaml").read_bytes()

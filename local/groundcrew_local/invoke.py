@@ -1,0 +1,77 @@
+"""`groundcrew invoke FUNCTION EVENT_FILE`: one function, in-process, against a seeded local stack.
+
+The offline equivalent of `sam local invoke` (which needs Docker). The sample world the files of events/ refer to
+is seeded first: the `shapes` project, its images, and one finished sample labeling job.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from groundcrew_local.environment import TEMPLATE, LocalEnvironment, sample_images, sample_project_document
+from groundcrew_local.stack import load_template
+
+SAMPLE_PROJECT = "shapes"
+SAMPLE_BATCH_ID = "shapes-20261121t120000-a1b2c3"
+SAMPLE_JOB_NAME = f"gc-{SAMPLE_BATCH_ID}-r1"
+SAMPLE_PAYLOAD_KEY = (
+    f"labeling-jobs/{SAMPLE_JOB_NAME}/annotations/consolidated-annotation/consolidation-request/"
+    "iteration-1/2026-11-21_12:00:00.json"
+)
+
+def function_logical_ids(template_path: Path) -> dict[str, str]:
+    """Folder name under functions/ (and logical id) -> logical id of every function in the template."""
+    resources = load_template(template_path)["Resources"]
+    names: dict[str, str] = {}
+    for logical_id, resource in resources.items():
+        if resource.get("Type") == "AWS::Serverless::Function":
+            folder = Path(str(resource["Properties"]["CodeUri"])).name
+            names[folder] = logical_id
+            names[logical_id] = logical_id
+    return names
+
+def sample_batch(env: LocalEnvironment) -> dict[str, Any]:
+    return {
+        "batch_id": SAMPLE_BATCH_ID,
+        "project": SAMPLE_PROJECT,
+        "bucket": env.data_bucket,
+        "manifest_uri": f"s3://{env.data_bucket}/batches/{SAMPLE_PROJECT}/{SAMPLE_BATCH_ID}/input.manifest",
+        "item_count": len([p for p in sample_images() if p.suffix in {".png", ".jpg"}]),
+    }
+
+def seed_sample_world(env: LocalEnvironment) -> None:
+    """Upload the sample project and images without triggering intake, then run one sample job to the end."""
+    s3, events = env.s3, env.client("events")
+    rule = env.stack.physical_ids["ObjectCreatedRule"]
+    events.disable_rule(Name=rule)
+    try:
+        s3.put_object(Bucket=env.data_bucket, Key=f"projects/{SAMPLE_PROJECT}.yaml", Body=sample_project_document())
+        lines = []
+        for path in sample_images():
+            key = f"incoming/{SAMPLE_PROJECT}/{path.name}"
+            s3.put_object(Bucket=env.data_bucket, Key=key, Body=path.read_bytes())
+            if path.suffix in {".png", ".jpg"}:
+                lines.append(json.dumps({"source-ref": f"s3://{env.data_bucket}/{key}"}, ensure_ascii=False))
+        batch = sample_batch(env)
+        manifest_key = batch["manifest_uri"].split("/", 3)[3]
+        s3.put_object(Bucket=env.data_bucket, Key=manifest_key, Body=("\n".join(lines) + "\n").encode())
+    finally:
+        events.enable_rule(Name=rule)
+    job = env.stack.invoke("PrepareJobFunction", {"batch": batch})
+    env.stack.invoke("LaunchJobFunction", {"batch": batch, "job": job})
+    env.ground_truth.run_until_done(SAMPLE_JOB_NAME)
+    requests = s3.list_objects_v2(
+        Bucket=env.data_bucket,
+        Prefix=f"labeling-jobs/{SAMPLE_JOB_NAME}/annotations/consolidated-annotation/consolidation-request/",
+    )["Contents"]
+    first = sorted(item["Key"] for item in requests)[0]
+    s3.copy_object(Bucket=env.data_bucket, Key=SAMPLE_PAYLOAD_KEY, CopySource={"Bucket": env.data_bucket, "Key": first})
+
+def invoke_function(env: LocalEnvironment, function: str, event: Any) -> Any:
+    names = function_logical_ids(TEMPLATE)
+    if function not in names:
+        known = sorted(name for name in names if not name.endswith("Function"))
+        raise KeyError(f"unknown function {function!r}; known: {', '.join(known)}")
+    return env.stack.invoke(names[function], event)
