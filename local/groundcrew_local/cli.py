@@ -42,6 +42,8 @@ def _invoke(args: argparse.Namespace) -> int:
             print(json.dumps({"errorType": error.error_type, "errorMessage": error.error_message}, indent=2))
             return 1
         print(json.dumps(result, indent=2, ensure_ascii=False, default=str))
+        for execution in env.wait_for_all_executions():
+            print(f"execution {execution['name']}: {execution['status']}", file=sys.stderr)
         if args.show_events:
             for captured in env.events():
                 print(json.dumps(captured, ensure_ascii=False), file=sys.stderr)

@@ -81,7 +81,9 @@ def test_demo_labels_every_sample_image_and_records_the_completed_event(tmp_path
         assert label["status"] == "consolidated", line
         assert label["label"] in {"circle", "square", "triangle"}
         assert len(label["answers"]) == 3
-        assert line["shapes-metadata"]["type"] == "groundTruth/custom"
+        # Real custom-job outputs spell it this way (the developer guide shows groundTruth/custom, job_name).
+        assert line["shapes-metadata"]["type"] == "groundtruth/custom"
+        assert line["shapes-metadata"]["human-annotated"] == "yes"
     input_manifest = (result.run_dir / "input.manifest").read_text(encoding="utf-8")
     assert "square 02+café.png" in input_manifest  # URL-decoded, UTF-8, one JSON object per line
     assert "notes.txt" not in input_manifest
@@ -203,7 +205,7 @@ def test_ground_truth_validation_error_fails_the_batch_with_the_message(env: Loc
     assert_valid_events(env.events())
 
 
-def test_malformed_worker_answers_are_reported_and_good_answers_still_count(env: LocalEnvironment) -> None:
+def test_malformed_worker_answers_are_reported_and_good_answers_still_count() -> None:
     workers = [
         SimulatedWorker.named("careful", accuracy=1.0, seconds_per_task=20),
         SimulatedWorker.named("steady", accuracy=1.0, seconds_per_task=25),

@@ -1,0 +1,323 @@
+"""A simulated private workforce: reads the rendered task page and answers as the crowd element would submit.
+
+Each worker has an accuracy, a mean time per task, and optional faults (spammer, malformed submissions). Answers
+come from an answer key: a dict from the data object to its true label. Keys may be the full `source-ref` URI
+(`s3://bucket/images/a.png`), the object key's basename (`a.png`, as in sample_data/*/answer_key.json), or, for
+`source` objects, the text itself; lookup tries them in that order. Without an entry the worker guesses.
+
+Determinism: every task draws from its own RNG seeded with (workforce seed, data object, n-th time this object is
+asked), so an object's answers do not depend on which other objects were asked before it. Timings run on a
+simulated clock (`now`), never wall time: a task posted at `posted_at` is accepted when the chosen worker is free
+(plus a short pick-up delay), takes about `seconds_per_task`, and is lost if it runs past the task time limit or
+starts after the availability lifetime, so a task can come back with fewer than n answers.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import hashlib
+import json
+import random
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import unquote
+
+MALFORMED_KINDS = ("not_json", "unknown_label")
+UNKNOWN_LABEL = "__not-a-category__"
+
+
+class UnsupportedTaskPage(ValueError):
+    """The page holds no crowd element the simulated workforce knows how to answer."""
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatedWorker:
+    """One worker. `worker_id` is derived from `name`, e.g. `private.us-east-1.0f3c5a9e2b7d4c1a`."""
+
+    name: str
+    accuracy: float = 0.9
+    seconds_per_task: float = 20.0
+    spammer: bool = False
+    malformed_rate: float = 0.0
+    malformed_kinds: tuple[str, ...] = MALFORMED_KINDS
+    workforce_type: str = "private"  # "private" or "public" (Mechanical Turk: no workerMetadata)
+    region: str = "us-east-1"
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.accuracy <= 1.0:
+            raise ValueError(f"worker {self.name}: accuracy must be within 0..1, got {self.accuracy}")
+        if not 0.0 <= self.malformed_rate <= 1.0:
+            raise ValueError(f"worker {self.name}: malformed_rate must be within 0..1, got {self.malformed_rate}")
+        if self.seconds_per_task <= 0:
+            raise ValueError(f"worker {self.name}: seconds_per_task must be positive")
+        unknown = set(self.malformed_kinds) - set(MALFORMED_KINDS)
+        if unknown:
+            raise ValueError(f"worker {self.name}: unknown malformed kinds {sorted(unknown)}; use {MALFORMED_KINDS}")
+        if self.workforce_type not in {"private", "public"}:
+            raise ValueError(f"worker {self.name}: workforce_type must be 'private' or 'public'")
+
+    @classmethod
+    def named(cls, name: str, **options: Any) -> SimulatedWorker:
+        """`SimulatedWorker.named("ada", accuracy=0.9)`: the worker id derives from the name."""
+        return cls(name, **options)
+
+    @property
+    def worker_id(self) -> str:
+        digest = hashlib.sha256(self.name.encode()).digest()
+        if self.workforce_type == "public":  # MTurk ids look like LZMJJLCU6JBGXAC4TLKLEVEJBQ
+            return f"public.{self.region}.{base64.b32encode(digest).decode()[:26]}"
+        return f"private.{self.region}.{digest.hex()[:16]}"
+
+    def identity_data(self, user_pool_id: str) -> dict[str, str] | None:
+        """The `workerMetadata.identityData` of a private worker (Cognito); None for public workers."""
+        if self.workforce_type != "private":
+            return None
+        return {
+            "identityProviderType": "Cognito",
+            "issuer": f"https://cognito-idp.{self.region}.amazonaws.com/{user_pool_id}",
+            "sub": str(uuid.uuid5(uuid.NAMESPACE_URL, f"groundcrew-worker:{self.name}")),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerAnswer:
+    """One submitted task. `content` is the JSON text the crowd-form posted, verbatim (it may be malformed)."""
+
+    worker_id: str
+    content: str
+    acceptance_time: datetime
+    submission_time: datetime
+    time_spent_seconds: float
+    identity_data: dict[str, str] | None = None
+
+    @property
+    def answer_content(self) -> Any:
+        """The parsed answer; the raw text when a faulty worker submitted something that is not JSON."""
+        try:
+            return json.loads(self.content)
+        except ValueError:
+            return self.content
+
+    def worker_response_entry(self) -> dict[str, Any]:
+        """One element of `answers` in a worker-response file (contracts section 7.2)."""
+        entry: dict[str, Any] = {
+            "acceptanceTime": _iso_millis(self.acceptance_time),
+            "answerContent": self.answer_content,
+            "submissionTime": _iso_millis(self.submission_time),
+            "timeSpentInSeconds": self.time_spent_seconds,
+            "workerId": self.worker_id,
+        }
+        if self.identity_data is not None:
+            entry["workerMetadata"] = {"identityData": dict(self.identity_data)}
+        return entry
+
+
+def _iso_millis(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+@dataclass(frozen=True, slots=True)
+class CrowdElement:
+    tag: str
+    attributes: dict[str, str]
+
+
+class _CrowdElementParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.elements: list[CrowdElement] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag.startswith("crowd-"):
+            self.elements.append(CrowdElement(tag, {name: value or "" for name, value in attrs}))
+
+
+def crowd_elements(page_html: str) -> list[CrowdElement]:
+    """Every `crowd-*` start tag in the page, attributes unescaped as a browser would."""
+    parser = _CrowdElementParser()
+    parser.feed(page_html)
+    parser.close()
+    return parser.elements
+
+
+@dataclass(frozen=True, slots=True)
+class TaskContext:
+    """What a worker knows and draws from while answering one task."""
+
+    worker: SimulatedWorker
+    rng: random.Random
+    truth: str | None
+
+
+def _categories(element: CrowdElement) -> list[str]:
+    """The categories attribute: JSON (`| to_json | escape`) or the single-quoted arrays of AWS's own samples."""
+    raw = element.attributes.get("categories")
+    if raw is None:
+        raise UnsupportedTaskPage(f"<{element.tag}> has no categories attribute")
+    try:
+        categories = json.loads(raw)
+    except ValueError:
+        try:
+            categories = ast.literal_eval(raw.strip())  # categories="['Cat', 'Dog']" as in AWS's task-uis
+        except (ValueError, SyntaxError):
+            raise UnsupportedTaskPage(
+                f"<{element.tag}> categories attribute is not an array: {raw[:200]!r} (use `| to_json | escape`)"
+            ) from None
+    if not isinstance(categories, list) or not categories or not all(isinstance(c, str) for c in categories):
+        raise UnsupportedTaskPage(f"<{element.tag}> categories must be a non-empty array of strings: {raw[:200]!r}")
+    return categories
+
+
+def _pick_label(categories: list[str], context: TaskContext) -> str:
+    truth = context.truth
+    if context.worker.spammer or truth is None or truth not in categories:
+        return context.rng.choice(categories)
+    if context.rng.random() < context.worker.accuracy:
+        return truth
+    others = [c for c in categories if c != truth]
+    return context.rng.choice(others) if others else truth
+
+
+def answer_image_classifier(element: CrowdElement, context: TaskContext) -> Any:
+    """`crowd-image-classifier` submits `{"label": "<category>"}` under its name."""
+    return {"label": _pick_label(_categories(element), context)}
+
+
+# One function per crowd element: adding `crowd-bounding-box` is one more entry here.
+ELEMENT_ANSWERERS: dict[str, Callable[[CrowdElement, TaskContext], Any]] = {
+    "crowd-image-classifier": answer_image_classifier,
+}
+
+
+def _malformed(kind: str, content: dict[str, Any]) -> str:
+    if kind == "not_json":
+        text = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
+        return text[: max(1, len(text) // 2)]  # a submission cut short
+    broken = {
+        name: ({**value, "label": UNKNOWN_LABEL} if isinstance(value, dict) else value)
+        for name, value in content.items()
+    }
+    return json.dumps(broken, ensure_ascii=False, separators=(",", ":"))
+
+
+@dataclass
+class SimulatedWorkforce:
+    workers: Sequence[SimulatedWorker]
+    seed: int = 7
+    answer_key: Mapping[str, str] | None = None
+    clock_start: datetime | None = None  # None: wall time when the workforce is created
+    user_pool_id: str = "us-east-1_GrndCrew7"
+    pickup_seconds: tuple[float, float] = (2.0, 30.0)
+    now: datetime = field(init=False)
+    _free_at: dict[str, datetime] = field(init=False, default_factory=dict)
+    _asked: dict[str, int] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.workers:
+            raise ValueError("a workforce needs at least one worker")
+        ids = [w.worker_id for w in self.workers]
+        if len(set(ids)) != len(ids):
+            raise ValueError("worker names must be unique (worker ids derive from them)")
+        start = self.clock_start or datetime.now(UTC).replace(microsecond=0)
+        self.now = start if start.tzinfo else start.replace(tzinfo=UTC)
+
+    def advance_to(self, moment: datetime) -> None:
+        """Move the simulated clock forward (never back)."""
+        self.now = max(self.now, moment)
+
+    def truth_for(self, data_object: Mapping[str, Any]) -> str | None:
+        if not self.answer_key:
+            return None
+        source_ref = data_object.get("source-ref")
+        if isinstance(source_ref, str):
+            basename = source_ref.rsplit("/", 1)[-1]
+            for key in (source_ref, basename, unquote(basename)):
+                if key in self.answer_key:
+                    return self.answer_key[key]
+            return None
+        source = data_object.get("source")
+        return self.answer_key.get(source) if isinstance(source, str) else None
+
+    def answer(
+        self,
+        task_page_html: str,
+        data_object: Mapping[str, Any],
+        n: int,
+        *,
+        posted_at: datetime | None = None,
+        time_limit_seconds: float | None = None,
+        availability_seconds: float | None = None,
+    ) -> list[WorkerAnswer]:
+        """Up to n answers from n distinct workers, in submission order (fewer if tasks time out or expire)."""
+        answerable = [e for e in crowd_elements(task_page_html) if e.tag in ELEMENT_ANSWERERS]
+        if not answerable:
+            found = sorted({e.tag for e in crowd_elements(task_page_html)}) or ["no crowd-* element at all"]
+            raise UnsupportedTaskPage(
+                f"the simulated workforce answers {sorted(ELEMENT_ANSWERERS)}; the task page has {', '.join(found)}"
+            )
+        for element in answerable:
+            if not element.attributes.get("name"):
+                raise UnsupportedTaskPage(f"<{element.tag}> has no name attribute: its answer would have no key")
+        identity = _object_identity(data_object)
+        asked = self._asked.get(identity, 0)
+        self._asked[identity] = asked + 1
+        rng = random.Random(f"{self.seed}|{identity}|{asked}")
+        truth = self.truth_for(data_object)
+        posted = posted_at or self.now
+        chosen = rng.sample(list(self.workers), min(n, len(self.workers)))
+        answers: list[WorkerAnswer] = []
+        for worker in chosen:
+            context = TaskContext(worker, random.Random(f"{self.seed}|{identity}|{asked}|{worker.name}"), truth)
+            accepted = max(posted, self._free_at.get(worker.worker_id, posted))
+            accepted += timedelta(seconds=round(context.rng.uniform(*self.pickup_seconds), 3))
+            spent = round(max(1.0, context.rng.gauss(worker.seconds_per_task, worker.seconds_per_task * 0.3)), 3)
+            if availability_seconds is not None and accepted > posted + timedelta(seconds=availability_seconds):
+                continue  # the task expired before this worker got to it
+            if time_limit_seconds is not None and spent > time_limit_seconds:
+                self._free_at[worker.worker_id] = accepted + timedelta(seconds=time_limit_seconds)
+                continue  # the worker ran out of time; the task is returned without an answer
+            submitted = accepted + timedelta(seconds=spent)
+            self._free_at[worker.worker_id] = submitted
+            content = {e.attributes["name"]: ELEMENT_ANSWERERS[e.tag](e, context) for e in answerable}
+            if worker.malformed_rate and context.rng.random() < worker.malformed_rate:
+                text = _malformed(context.rng.choice(worker.malformed_kinds), content)
+            else:
+                text = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
+            answers.append(
+                WorkerAnswer(
+                    worker_id=worker.worker_id,
+                    content=text,
+                    acceptance_time=accepted,
+                    submission_time=submitted,
+                    time_spent_seconds=spent,
+                    identity_data=worker.identity_data(self.user_pool_id),
+                )
+            )
+        return sorted(answers, key=lambda a: a.submission_time)
+
+
+def _object_identity(data_object: Mapping[str, Any]) -> str:
+    for key in ("source-ref", "source"):
+        value = data_object.get(key)
+        if isinstance(value, str):
+            return f"{key}={value}"
+    return json.dumps(data_object, sort_keys=True, default=str)
+
+
+def default_workforce(
+    seed: int = 7, answer_key: Mapping[str, str] | None = None, clock_start: datetime | None = None
+) -> SimulatedWorkforce:
+    """Five private workers from careful and slow to sloppy and fast."""
+    workers = [
+        SimulatedWorker("ada", accuracy=0.95, seconds_per_task=24.0),
+        SimulatedWorker("bashir", accuracy=0.90, seconds_per_task=18.0),
+        SimulatedWorker("chen", accuracy=0.85, seconds_per_task=30.0),
+        SimulatedWorker("dagny", accuracy=0.80, seconds_per_task=12.0),
+        SimulatedWorker("emeka", accuracy=0.60, seconds_per_task=7.0),
+    ]
+    return SimulatedWorkforce(workers, seed=seed, answer_key=answer_key, clock_start=clock_start)

@@ -1,0 +1,83 @@
+"""Every file of events/ runs through its function in a seeded local stack, as `groundcrew invoke` does."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from groundcrew_local.environment import local_environment
+from groundcrew_local.invoke import invoke_function, seed_sample_world
+from groundcrew_local.stack import LambdaInvokeError
+
+pytestmark = pytest.mark.e2e
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+FUNCTION_BY_PREFIX = {
+    "intake-": "intake",
+    "flush-batches-": "flush_batches",
+    "preflight-": "preflight",
+    "prepare-job-": "prepare_job",
+    "launch-job-": "launch_job",
+    "track-job-": "track_job",
+    "collect-output-": "collect_output",
+    "publish-outcome-": "publish_outcome",
+    "pre-annotation-": "pre_annotation",
+    "annotation-consolidation-": "annotation_consolidation",
+}
+EXPECTED_ERRORS = {"pre-annotation-missing-source-ref.json": "DataObjectError"}
+
+
+def function_for(path: Path) -> str:
+    return next(function for prefix, function in FUNCTION_BY_PREFIX.items() if path.name.startswith(prefix))
+
+
+def test_every_function_has_a_sample_event() -> None:
+    functions = {p.name for p in (EVENTS.parent / "functions").iterdir() if (p / "app.py").exists()}
+    assert functions == {function_for(p) for p in EVENTS.glob("*.json")}
+
+
+@pytest.mark.parametrize("path", sorted(EVENTS.glob("*.json")), ids=lambda p: p.name)
+def test_sample_event(path: Path) -> None:
+    event = json.loads(path.read_text(encoding="utf-8"))
+    with local_environment() as env:
+        seed_sample_world(env)
+        seeded = len(env.events())
+        if path.name in EXPECTED_ERRORS:
+            with pytest.raises(LambdaInvokeError) as raised:
+                invoke_function(env, function_for(path), event)
+            assert raised.value.error_type == EXPECTED_ERRORS[path.name]
+            return
+        result = invoke_function(env, function_for(path), event)
+        executions = env.wait_for_all_executions()
+        check_result(path.name, result, env.events()[seeded:], executions)
+
+
+def check_result(name: str, result: Any, events: list[dict[str, Any]], executions: list[dict[str, Any]]) -> None:
+    kinds = [e["detail-type"] for e in events]
+    if name.startswith("intake-"):
+        failures = [f["itemIdentifier"] for f in result["batchItemFailures"]]
+        assert failures == (["059f36b4-87a3-44ab-83d2-661975830009"] if name == "intake-malformed-record.json" else [])
+    if name == "intake-duplicate-delivery.json":
+        (received,) = [e["detail"] for e in events if e["detail-type"] == "Objects Received"]
+        assert (received["received"], received["duplicates"]) == (1, 1)
+    if name in {"intake-not-an-image.json", "intake-unknown-project.json"}:
+        assert kinds == ["Input Rejected"]
+    if name == "intake-seal-marker.json":
+        assert "Batch Sealed" in kinds
+        assert [e["status"] for e in executions] == ["SUCCEEDED"]
+        assert "Labeling Job Completed" in kinds
+    if name == "pre-annotation-source-ref.json":
+        assert result["isHumanAnnotationRequired"] is True
+        assert result["taskInput"]["labels"] == ["circle", "square", "triangle"]
+    if name == "annotation-consolidation-request.json":
+        assert len(result) == 10
+        assert all(set(entry["consolidatedAnnotation"]["content"]) == {"shapes"} for entry in result)
+        assert "Annotations Consolidated" in kinds
+    if name == "preflight-batch.json":
+        assert result["passed"] is True and result["lines"] == 12
+    if name == "collect-output-completed.json":
+        assert result["statistics"]["items"] == 12
+    if name.startswith("publish-outcome-"):
+        assert kinds == [result["detail_type"]]
