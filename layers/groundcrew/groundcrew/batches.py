@@ -156,12 +156,31 @@ class BatchStore:
     # -- recording objects --------------------------------------------------------------------------------
     def record(self, project: str, obj: IncomingObject) -> tuple[RecordOutcome, OpenBatch]:
         """Add an object to the project's open batch exactly once, however often its event is delivered."""
+        recorded_in = self._recorded_batch(obj)
+        if recorded_in is not None:
+            # Checked before opening a batch, so a late redelivery never opens an empty one.
+            return RecordOutcome.DUPLICATE, recorded_in
         for _ in range(MAX_RECORD_ATTEMPTS):
             batch = self.open_batch(project)
             outcome = self._try_record(batch, obj)
             if outcome is not None:
                 return outcome, batch
         raise RuntimeError(f"could not record {obj.key!r}: its batch kept being sealed concurrently")
+
+    def _recorded_batch(self, obj: IncomingObject) -> OpenBatch | None:
+        """The batch this exact content was recorded in, if it was."""
+        proof = self._db.get_item(
+            TableName=self._table,
+            Key={"pk": _s(f"OBJECT#{obj.bucket}/{obj.key}"), "sk": _s(f"ETAG#{obj.etag}")},
+            ConsistentRead=True,
+        ).get("Item")
+        if proof is None:
+            return None
+        batch_id = proof["batch_id"]["S"]
+        meta = self._db.get_item(
+            TableName=self._table, Key={"pk": _s(f"BATCH#{batch_id}"), "sk": _s("META")}, ConsistentRead=True
+        )["Item"]
+        return OpenBatch(meta["project"]["S"], batch_id, int(meta["opened_at"]["N"]))
 
     def _try_record(self, batch: OpenBatch, obj: IncomingObject) -> RecordOutcome | None:
         now = int(self._clock())

@@ -104,12 +104,15 @@ def consolidate(
         try:
             item = DataObjectAnnotations.model_validate(raw)
         except ValidationError as error:
-            object_id = str(raw.get("datasetObjectId")) if isinstance(raw, dict) else f"#{index}"
+            known_id = raw.get("datasetObjectId") if isinstance(raw, dict) else None
+            object_id = str(known_id) if known_id is not None else f"#{index}"
+            first = error.errors(include_url=False)[0]
+            where = ".".join(str(part) for part in first["loc"])
             failures.append(
                 ConsolidationFailure(
                     dataset_object_id=object_id,
                     data_object=None,
-                    reason=f"malformed payload entry: {error.errors(include_url=False)[0]['msg']}",
+                    reason=f"malformed payload entry: {f'{where}: ' if where else ''}{first['msg']}",
                 )
             )
             continue

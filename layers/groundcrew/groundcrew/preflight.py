@@ -101,6 +101,7 @@ def run_preflight(
     seen: dict[str, int] = {}
     to_check: list[tuple[int, S3Location]] = []
     count = 0
+    unreadable = False
     try:
         for line in lines:
             count += 1
@@ -118,7 +119,8 @@ def run_preflight(
                         to_check.append((line.number, S3Location.parse(ref)))
     except ManifestLineError as error:
         findings.append(Finding(error.line_number, "json-lines", str(error)))
-    if count == 0:
+        unreadable = True
+    if count == 0 and not unreadable:  # a manifest that breaks on line 1 is not empty
         findings.append(Finding(None, "empty-manifest", "the manifest has no lines"))
     if count > MAX_ITEMS:
         findings.append(Finding(None, "too-many-items", f"{count} items; a labeling job takes at most {MAX_ITEMS}"))

@@ -82,6 +82,12 @@ class TimeLimits(_Strict):
     availability_seconds: Annotated[int, Field(ge=MIN_AVAILABILITY_SECONDS, le=MAX_AVAILABILITY_SECONDS)] = 864_000
     job_deadline_hours: Annotated[int, Field(ge=1, le=30 * 24)] = 14 * 24
 
+    @model_validator(mode="after")
+    def _task_fits_availability(self) -> TimeLimits:
+        if self.task_seconds > self.availability_seconds:
+            raise ValueError("task_seconds must not exceed availability_seconds")
+        return self
+
 
 class Project(_Strict):
     name: str = Field(min_length=1, max_length=PROJECT_NAME_MAX)
@@ -124,12 +130,6 @@ class Project(_Strict):
         if value in {"source", "source-ref"} or value.endswith("-metadata") or value.endswith("-ref"):
             raise ValueError("must not be 'source' or 'source-ref' and must not end with '-metadata' or '-ref'")
         return value
-
-    @model_validator(mode="after")
-    def _limits(self) -> Project:
-        if self.time_limits.task_seconds > self.time_limits.availability_seconds:
-            raise ValueError("time_limits.task_seconds must not exceed time_limits.availability_seconds")
-        return self
 
     @property
     def attribute_name(self) -> str:

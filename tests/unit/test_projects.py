@@ -1,0 +1,183 @@
+"""Project documents: the shipped examples parse, and every mistake is reported against the field that has it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from groundcrew.projects import FieldError, InvalidProject, Project, Workflow, parse_project
+
+REPO = Path(__file__).resolve().parents[2]
+STREET_SIGNS = REPO / "examples" / "projects" / "street-signs.yaml"
+SHAPES = REPO / "local" / "groundcrew_local" / "sample_data" / "shapes" / "project.yaml"
+SOURCE = "s3://data/projects/birds.yaml"
+
+
+def document(**changes: Any) -> dict[str, Any]:
+    """A minimal valid project document with `changes` applied (a value of None removes the field)."""
+    doc: dict[str, Any] = {
+        "name": "birds",
+        "workflow": "image-classification",
+        "labels": ["duck", "swan"],
+        "task": {"title": "Which bird is it?", "description": "Classify the bird in the photo."},
+    }
+    for key, value in changes.items():
+        if value is None:
+            doc.pop(key, None)
+        else:
+            doc[key] = value
+    return doc
+
+
+def parse(doc: dict[str, Any], expected_name: str | None = None) -> Project:
+    return parse_project(yaml.safe_dump(doc), source=SOURCE, expected_name=expected_name)
+
+
+def field_errors(text: str | dict[str, Any], expected_name: str | None = None) -> dict[str, str]:
+    body = text if isinstance(text, str) else yaml.safe_dump(text)
+    with pytest.raises(InvalidProject) as info:
+        parse_project(body, source=SOURCE, expected_name=expected_name)
+    return {error.field: error.message for error in info.value.errors}
+
+
+def test_street_signs_example_parses_with_its_own_attribute_name() -> None:
+    project = parse_project(STREET_SIGNS.read_text(), source=str(STREET_SIGNS), expected_name="street-signs")
+    assert project.name == "street-signs"
+    assert project.workflow is Workflow.IMAGE_CLASSIFICATION
+    assert project.labels == ["stop", "yield", "speed-limit", "no-entry", "other"]
+    assert (
+        project.workforce.workteam_arn == "arn:aws:sagemaker:eu-west-1:111122223333:workteam/private-crowd/sign-readers"
+    )
+    assert project.batch.max_items == 500
+    assert project.task.keywords == ["image", "traffic signs"]
+    assert project.attribute_name == "sign"
+    assert project.incoming_prefix == "incoming/street-signs/"
+
+
+def test_shapes_sample_parses_and_defaults_the_attribute_name_to_the_project_name() -> None:
+    project = parse_project(SHAPES.read_bytes(), source=str(SHAPES), expected_name="shapes")
+    assert project.labels == ["circle", "square", "triangle"]
+    assert project.time_limits.task_seconds == 120
+    assert project.label_attribute_name is None
+    assert project.attribute_name == "shapes"
+
+
+def test_minimal_document_gets_the_documented_defaults() -> None:
+    project = parse(document())
+    assert project.workers_per_object == 3
+    assert project.batch.seal_marker == "_SEAL"
+    assert project.batch.max_age_minutes == 60
+    assert project.time_limits.task_seconds == 300
+    assert project.workforce.workteam_arn is None
+
+
+def test_misspelled_field_is_named_as_unknown() -> None:
+    assert field_errors(document(worker_per_object=3)) == {"worker_per_object": "unknown field (check its spelling)"}
+
+
+def test_misspelled_nested_field_names_its_path_and_the_missing_one() -> None:
+    errors = field_errors(document(task={"titel": "x", "description": "y"}))
+    assert errors == {"task.titel": "unknown field (check its spelling)", "task.title": "Field required"}
+
+
+@pytest.mark.parametrize(
+    ("workers", "message"),
+    [(0, "Input should be greater than or equal to 1"), (10, "Input should be less than or equal to 9")],
+)
+def test_workers_per_object_outside_1_to_9(workers: int, message: str) -> None:
+    assert field_errors(document(workers_per_object=workers)) == {"workers_per_object": message}
+
+
+def test_duplicate_labels() -> None:
+    errors = field_errors(document(labels=["duck", "swan", "duck"]))
+    assert errors == {"labels": "label 'duck' appears twice; labels must be unique"}
+
+
+def test_single_label_is_not_a_classification() -> None:
+    errors = field_errors(document(labels=["duck"]))
+    assert errors == {"labels": "List should have at least 2 items after validation, not 1"}
+
+
+@pytest.mark.parametrize("name", ["Birds", "bird_watch", "birds-", "-birds", "bird--watch", "b" * 33])
+def test_bad_project_name(name: str) -> None:
+    errors = field_errors(document(name=name))
+    assert list(errors) == ["name"]
+    assert errors["name"].startswith(("must be lower-case letters and digits", "String should have at most 32"))
+
+
+def test_name_must_match_the_file_it_is_stored_in() -> None:
+    errors = field_errors(document(name="birds"), expected_name="bird")
+    assert errors == {"name": "is 'birds' but the document is stored as 'bird'; they must match"}
+
+
+def test_bad_workteam_arn() -> None:
+    errors = field_errors(document(workforce={"workteam_arn": "arn:aws:sagemaker:us-east-1:1234:workteam/x"}))
+    assert errors == {
+        "workforce.workteam_arn": "must look like arn:aws:sagemaker:<region>:<account>:workteam/<type>/<name>"
+    }
+
+
+RESERVED = "must not be 'source' or 'source-ref' and must not end with '-metadata' or '-ref'"
+PATTERN = "must be letters, digits and single hyphens (no '_', '.', '$'), at most 127 characters"
+
+
+@pytest.mark.parametrize(
+    ("attribute", "message"),
+    [
+        ("birds-metadata", RESERVED),
+        ("birds-ref", RESERVED),
+        ("source-ref", RESERVED),
+        ("source", RESERVED),
+        ("bird_label", PATTERN),
+        ("bird.label", PATTERN),
+        ("$birds", PATTERN),
+    ],
+)
+def test_reserved_or_malformed_label_attribute_name(attribute: str, message: str) -> None:
+    assert field_errors(document(label_attribute_name=attribute)) == {"label_attribute_name": message}
+
+
+def test_task_time_limit_longer_than_availability() -> None:
+    errors = field_errors(document(time_limits={"task_seconds": 3600, "availability_seconds": 600}))
+    assert errors == {"time_limits": "task_seconds must not exceed availability_seconds"}
+
+
+def test_keyword_outside_ground_truth_pattern() -> None:
+    errors = field_errors(document(task={"title": "t", "description": "d", "keywords": ["traffic_signs"]}))
+    assert errors == {
+        "task.keywords": "keyword 'traffic_signs' must be 1-30 letters/digits, words separated by one space"
+    }
+
+
+def test_text_that_is_not_yaml_names_the_line() -> None:
+    errors = field_errors("name: birds\nlabels: [duck, swan\n")
+    (where, message), *_ = errors.items()
+    assert where == "line 3"
+    assert message.startswith("not valid YAML: while parsing a flow sequence")
+
+
+@pytest.mark.parametrize("text", ["- name: birds\n", "just a string\n", ""])
+def test_document_that_is_not_a_mapping(text: str) -> None:
+    assert field_errors(text) == {"(document)": "must be a YAML mapping"}
+
+
+def test_invalid_project_collects_every_error_and_names_its_source() -> None:
+    with pytest.raises(InvalidProject) as info:
+        parse(document(workers_per_object=0, labels=["duck"], colour="blue"))
+    error = info.value
+    assert error.source == SOURCE
+    assert error.errors == [
+        FieldError(field="labels", message="List should have at least 2 items after validation, not 1"),
+        FieldError(field="workers_per_object", message="Input should be greater than or equal to 1"),
+        FieldError(field="colour", message="unknown field (check its spelling)"),
+    ]
+    assert str(error) == (
+        f"project document {SOURCE} is invalid: "
+        "labels: List should have at least 2 items after validation, not 1; "
+        "workers_per_object: Input should be greater than or equal to 1; "
+        "colour: unknown field (check its spelling)"
+    )
+    assert isinstance(error, ValueError)
