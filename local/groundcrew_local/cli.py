@@ -56,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="run the whole pipeline locally on the bundled sample images")
     demo.add_argument("--out", default="runs", help="folder for the run's artifacts (default: runs/)")
     demo.set_defaults(run=_demo)
-    invoke = commands.add_parser("invoke", help="run one function in-process with an event file (like sam local invoke)")
+    invoke = commands.add_parser(
+        "invoke", help="run one function in-process with an event file (like sam local invoke)"
+    )
     invoke.add_argument("function", help="function folder name (e.g. intake) or logical id (e.g. IntakeFunction)")
     invoke.add_argument("event_file", help="a JSON event, e.g. events/intake-object-created.json")
     invoke.add_argument("--no-seed", action="store_true", help="skip seeding the sample project, images and job")

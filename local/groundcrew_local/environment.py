@@ -54,7 +54,7 @@ class LocalEnvironment:
         return self.stack.outputs["StateMachineArn"]
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=REGION)
+        return boto3.client(service, region_name=REGION)  # type: ignore[call-overload]
 
     @property
     def s3(self) -> Any:
@@ -85,7 +85,7 @@ class LocalEnvironment:
             try:
                 execution = sfn.describe_execution(executionArn=arn)
                 if execution["status"] in TERMINAL_EXECUTION_STATUSES:
-                    return execution  # type: ignore[no-any-return]
+                    return execution
             except sfn.exceptions.ExecutionDoesNotExist:
                 pass
             if time.monotonic() > deadline:
@@ -133,7 +133,7 @@ def _capture_all_events(stack: LocalStack, bus_name: str) -> str:
     events.put_targets(
         Rule="groundcrew-local-capture-all", EventBusName=bus_name, Targets=[{"Id": "capture", "Arn": arn}]
     )
-    return url  # type: ignore[no-any-return]
+    return url
 
 
 @contextmanager

@@ -21,6 +21,7 @@ SAMPLE_PAYLOAD_KEY = (
     "iteration-1/2026-11-21_12:00:00.json"
 )
 
+
 def function_logical_ids(template_path: Path) -> dict[str, str]:
     """Folder name under functions/ (and logical id) -> logical id of every function in the template."""
     resources = load_template(template_path)["Resources"]
@@ -32,6 +33,7 @@ def function_logical_ids(template_path: Path) -> dict[str, str]:
             names[logical_id] = logical_id
     return names
 
+
 def sample_batch(env: LocalEnvironment) -> dict[str, Any]:
     return {
         "batch_id": SAMPLE_BATCH_ID,
@@ -40,6 +42,7 @@ def sample_batch(env: LocalEnvironment) -> dict[str, Any]:
         "manifest_uri": f"s3://{env.data_bucket}/batches/{SAMPLE_PROJECT}/{SAMPLE_BATCH_ID}/input.manifest",
         "item_count": len([p for p in sample_images() if p.suffix in {".png", ".jpg"}]),
     }
+
 
 def seed_sample_world(env: LocalEnvironment) -> None:
     """Upload the sample project and images without triggering intake, then run one sample job to the end."""
@@ -68,6 +71,7 @@ def seed_sample_world(env: LocalEnvironment) -> None:
     )["Contents"]
     first = sorted(item["Key"] for item in requests)[0]
     s3.copy_object(Bucket=env.data_bucket, Key=SAMPLE_PAYLOAD_KEY, CopySource={"Bucket": env.data_bucket, "Key": first})
+
 
 def invoke_function(env: LocalEnvironment, function: str, event: Any) -> Any:
     names = function_logical_ids(TEMPLATE)

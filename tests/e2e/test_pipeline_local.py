@@ -65,8 +65,15 @@ def test_demo_labels_every_sample_image_and_records_the_completed_event(tmp_path
     result = run_demo(tmp_path, out)
     text = out.getvalue()
     assert result.succeeded, text
-    for step in ["objects received", "batch sealed", "manifest written", "labeling job created", "progress",
-                 "consolidation", "job completed"]:
+    for step in [
+        "objects received",
+        "batch sealed",
+        "manifest written",
+        "labeling job created",
+        "progress",
+        "consolidation",
+        "job completed",
+    ]:
         assert step in text, f"timeline lacks {step!r}:\n{text}"
     events = [json.loads(line) for line in (result.run_dir / "events.jsonl").read_text().splitlines()]
     assert_valid_events(events)
@@ -183,7 +190,7 @@ def run_batch(env: LocalEnvironment, images: list[Path] | None = None) -> tuple[
 
 def test_ground_truth_throttling_is_retried(env: LocalEnvironment) -> None:
     env.ground_truth.throttle_next(2, "ThrottlingException")
-    batch_id, execution = run_batch(env, IMAGES[:3])
+    _, execution = run_batch(env, IMAGES[:3])
     assert execution["status"] == "SUCCEEDED", execution
     history = env.client("stepfunctions").get_execution_history(executionArn=execution["executionArn"])["events"]
     failed_launches = [e for e in history if e["type"] == "LambdaFunctionFailed"]
@@ -194,7 +201,7 @@ def test_ground_truth_throttling_is_retried(env: LocalEnvironment) -> None:
 
 def test_ground_truth_validation_error_fails_the_batch_with_the_message(env: LocalEnvironment) -> None:
     env.ground_truth.throttle_next(1, "ValidationException")
-    batch_id, execution = run_batch(env, IMAGES[:2])
+    _, execution = run_batch(env, IMAGES[:2])
     assert execution["status"] == "FAILED"
     failed = env.events_of("Labeling Job Failed")
     assert len(failed) == 1
@@ -213,7 +220,7 @@ def test_malformed_worker_answers_are_reported_and_good_answers_still_count() ->
     ]
     crowd = SimulatedWorkforce(workers, seed=3, answer_key=sample_answer_key())
     with local_environment(workforce=crowd) as local:
-        batch_id, execution = run_batch(local, IMAGES[:4])
+        _, execution = run_batch(local, IMAGES[:4])
         assert execution["status"] == "SUCCEEDED"
         completed = local.events_of("Labeling Job Completed")[0]["detail"]
         uri = completed["output_manifest_uri"].removeprefix(f"s3://{local.data_bucket}/")
@@ -231,9 +238,11 @@ def test_malformed_worker_answers_are_reported_and_good_answers_still_count() ->
 
 
 def test_a_job_that_completes_with_nothing_labeled_fails_the_batch() -> None:
-    broken = [SimulatedWorker.named(f"broken-{i}", accuracy=1.0, seconds_per_task=5, malformed_rate=1.0) for i in range(3)]
+    broken = [
+        SimulatedWorker.named(f"broken-{i}", accuracy=1.0, seconds_per_task=5, malformed_rate=1.0) for i in range(3)
+    ]
     with local_environment(workforce=SimulatedWorkforce(broken, seed=1, answer_key={})) as env:
-        batch_id, execution = run_batch(env, IMAGES[:2])
+        _, execution = run_batch(env, IMAGES[:2])
         assert execution["status"] == "FAILED"
         (failed,) = env.events_of("Labeling Job Failed")
         assert failed["detail"]["stage"] == "Collect"

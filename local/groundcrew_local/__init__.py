@@ -1,0 +1,1 @@
+"""Local mode: groundcrew's SAM app run offline on moto (never packaged into a Lambda)."""
