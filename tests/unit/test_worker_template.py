@@ -13,7 +13,7 @@ from groundcrew.projects import ConsensusRule, Workflow
 from groundcrew.task_config import TaskConfig
 from groundcrew_local.task_templates import render_task_page
 
-HOSTILE = '<script>alert("x")</script> & \'quotes\''
+HOSTILE = "<script>alert(\"x\")</script> & 'quotes'"
 
 
 def presign(uri: str) -> str:
