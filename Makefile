@@ -6,6 +6,7 @@ VENV := .venv
 SAM_VENV := .venv-sam
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
+# A failed install stops make; pip's warnings about this machine's own index settings are harmless.
 PIP_QUIET := --quiet --disable-pip-version-check
 
 .PHONY: demo test setup lint typecheck unit validate build benchmark clean
@@ -19,14 +20,14 @@ setup: $(VENV)/.installed $(SAM_VENV)/.installed
 
 $(VENV)/.installed: requirements/dev.txt layers/groundcrew/requirements.txt pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install $(PIP_QUIET) -r requirements/dev.txt 2>&1 | grep -v "^WARNING: Location" || true
-	$(VENV)/bin/pip install $(PIP_QUIET) --no-deps -e . 2>&1 | grep -v "^WARNING: Location" || true
+	$(VENV)/bin/pip install $(PIP_QUIET) -r requirements/dev.txt
+	$(VENV)/bin/pip install $(PIP_QUIET) --no-deps -e .
 	$(VENV)/bin/python -c "import groundcrew, groundcrew_local, moto, liquid"
 	touch $@
 
 $(SAM_VENV)/.installed: requirements/sam.txt
 	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/pip install $(PIP_QUIET) -r requirements/sam.txt 2>&1 | grep -v "^WARNING: Location" || true
+	$(SAM_VENV)/bin/pip install $(PIP_QUIET) -r requirements/sam.txt
 	$(SAM_VENV)/bin/sam --version
 	touch $@
 

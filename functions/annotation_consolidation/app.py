@@ -46,9 +46,14 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> list[dict[s
         if not labels:
             raise
     result = consolidate(reader, request, read_payload(reader, request), labels)
-    for failure in result.failures:
-        logger.warning(
-            "object not labeled", extra={"dataset_object_id": failure.dataset_object_id, "reason": failure.reason}
-        )
+    # Reasons name worker ids: they travel in the event and the output manifest, not in the logs.
+    logger.info(
+        "consolidated",
+        extra={
+            "objects": result.summary.objects,
+            "labeled": result.summary.labeled,
+            "unresolved": result.summary.unresolved,
+        },
+    )
     publisher.publish(result.summary, resources=[request.labelingJobArn])
     return result.response

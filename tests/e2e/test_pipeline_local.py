@@ -19,6 +19,7 @@ from groundcrew_local.environment import (
     sample_images,
     sample_project_document,
 )
+from groundcrew_local.ground_truth import GroundTruthStandIn
 from groundcrew_local.schemas import slug
 from groundcrew_local.workforce import SimulatedWorker, SimulatedWorkforce
 
@@ -250,3 +251,43 @@ def test_a_job_that_completes_with_nothing_labeled_fails_the_batch() -> None:
         assert "nothing labeled" in failed["detail"]["reason"]
         assert not env.events_of("Labeling Job Completed")
         assert_valid_events(env.events())
+
+
+def test_a_job_stopped_by_an_operator_fails_the_batch(env: LocalEnvironment, monkeypatch: pytest.MonkeyPatch) -> None:
+    original_step = GroundTruthStandIn.step
+    stopped: list[str] = []
+
+    def step_then_stop(self: GroundTruthStandIn, job: Any) -> None:
+        original_step(self, job)
+        if job.status == "InProgress" and not stopped:
+            stopped.append(job.name)  # someone presses Stop in the console after the first chunk
+            env.client("sagemaker").stop_labeling_job(LabelingJobName=job.name)
+
+    monkeypatch.setattr(GroundTruthStandIn, "step", step_then_stop)
+    _, execution = run_batch(env, IMAGES)
+    assert execution["status"] == "FAILED"
+    (failed,) = env.events_of("Labeling Job Failed")
+    assert (failed["detail"]["stage"], failed["detail"]["error"]) == ("Track", "LabelingJobStopped")
+    assert failed["detail"]["labeling_job_name"] == stopped[0]
+    assert not env.events_of("Labeling Job Completed")
+    assert_valid_events(env.events())
+
+
+def test_a_job_ground_truth_fails_fails_the_batch_with_its_reason(
+    env: LocalEnvironment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original_step = GroundTruthStandIn.step
+
+    def lose_template_then_step(self: GroundTruthStandIn, job: Any) -> None:
+        if job.status == "Initializing":  # the worker template disappears before Ground Truth reads it
+            template = job.human_task_config["UiConfig"]["UiTemplateS3Uri"].removeprefix("s3://").split("/", 1)
+            env.s3.delete_object(Bucket=template[0], Key=template[1])
+        original_step(self, job)
+
+    monkeypatch.setattr(GroundTruthStandIn, "step", lose_template_then_step)
+    _, execution = run_batch(env, IMAGES[:2])
+    assert execution["status"] == "FAILED"
+    (failed,) = env.events_of("Labeling Job Failed")
+    assert (failed["detail"]["stage"], failed["detail"]["error"]) == ("Track", "LabelingJobFailed")
+    assert "ui-template.liquid.html" in failed["detail"]["reason"]
+    assert_valid_events(env.events())

@@ -9,8 +9,8 @@ import pytest
 from liquid.exceptions import LiquidError
 
 from groundcrew import image_classification
-from groundcrew.projects import ConsensusRule, Workflow
 from groundcrew.task_config import TaskConfig
+from groundcrew.workflows import ConsensusRule, Workflow
 from groundcrew_local.task_templates import render_task_page
 
 HOSTILE = "<script>alert(\"x\")</script> & 'quotes'"

@@ -7,11 +7,12 @@ errors name the field, so the rejection event tells the author exactly what to f
 from __future__ import annotations
 
 import re
-from enum import StrEnum
 from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from groundcrew.workflows import ConsensusRule, Workflow
 
 PROJECTS_PREFIX = "projects/"
 INCOMING_PREFIX = "incoming/"
@@ -24,14 +25,6 @@ TASK_KEYWORD_PATTERN = re.compile(r"^[A-Za-z0-9]+( [A-Za-z0-9]+)*$")
 # Ground Truth limits (CreateLabelingJob HumanTaskConfig), see docs/ground-truth-contracts.md section 6.1.
 MIN_TASK_SECONDS, MAX_TASK_SECONDS = 30, 28_800
 MIN_AVAILABILITY_SECONDS, MAX_AVAILABILITY_SECONDS = 60, 2_592_000
-
-
-class Workflow(StrEnum):
-    IMAGE_CLASSIFICATION = "image-classification"
-
-
-class ConsensusRule(StrEnum):
-    MAJORITY = "majority"
 
 
 class _Strict(BaseModel):

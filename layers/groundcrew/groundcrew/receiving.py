@@ -93,7 +93,7 @@ class Receiver:
         tally = self._tallies[project.name]
         if outcome is RecordOutcome.DUPLICATE:
             tally.duplicates += 1
-            logger.info("duplicate delivery ignored", extra={"key": obj.key, "batch_id": batch.batch_id})
+            logger.info("duplicate delivery ignored", extra={"batch_id": batch.batch_id})
         else:
             tally.received += 1
         tally.batch = batch
@@ -192,7 +192,8 @@ class Receiver:
         self, obj: IncomingObject, decision: Decision, invalid: InvalidProject | None = None, project: str | None = None
     ) -> None:
         errors = [RejectedField(field=e.field, message=e.message) for e in invalid.errors] if invalid else []
-        logger.warning("object rejected", extra={"key": obj.key, "rule": decision.rule})
+        # Keys are user-chosen names (possibly personal data): they go to the event, not to the logs.
+        logger.warning("object rejected", extra={"project": project or obj.project_name, "rule": decision.rule})
         self._pending_events.append(
             InputRejected(
                 project=project or obj.project_name,

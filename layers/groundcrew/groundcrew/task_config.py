@@ -7,22 +7,27 @@ per container.
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
+import orjson
 
-from groundcrew.projects import ConsensusRule, Project, Workflow
 from groundcrew.s3_locations import S3Location
+from groundcrew.workflows import ConsensusRule, Workflow
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+    from groundcrew.projects import Project
+
 JOBS_PREFIX = "labeling-jobs/"
 
 
-class TaskConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+@dataclass(frozen=True, slots=True)
+class TaskConfig:
+    """A plain dataclass, not a pydantic model: the pre-annotation Lambda's cold start stays small."""
+
     project: str
     batch_id: str
     workflow: Workflow
@@ -47,6 +52,24 @@ class TaskConfig(BaseModel):
             workers_per_object=project.workers_per_object,
         )
 
+    def to_json(self) -> bytes:
+        return orjson.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> TaskConfig:
+        raw: dict[str, Any] = orjson.loads(data)
+        return cls(
+            project=str(raw["project"]),
+            batch_id=str(raw["batch_id"]),
+            workflow=Workflow(raw["workflow"]),
+            labels=tuple(str(label) for label in raw["labels"]),
+            header=str(raw["header"]),
+            short_instructions=str(raw["short_instructions"]),
+            full_instructions=str(raw["full_instructions"]),
+            consensus=ConsensusRule(raw["consensus"]),
+            workers_per_object=int(raw["workers_per_object"]),
+        )
+
 
 def job_folder(bucket: str, job_name: str) -> S3Location:
     """Everything about one labeling job lives here: our config and Ground Truth's output."""
@@ -66,7 +89,7 @@ def write_task_config(s3: S3Client, bucket: str, job_name: str, config: TaskConf
     s3.put_object(
         Bucket=location.bucket,
         Key=location.key,
-        Body=config.model_dump_json().encode(),
+        Body=config.to_json(),
         ContentType="application/json",
         ServerSideEncryption="AES256",
     )
@@ -89,4 +112,4 @@ class TaskConfigReader:
             raise LookupError(
                 f"no task config at {location.uri}: the labeling job {job_name!r} was not prepared by groundcrew"
             ) from None
-        return TaskConfig.model_validate_json(body)
+        return TaskConfig.from_json(body)
