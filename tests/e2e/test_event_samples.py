@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from moto.sts.models import sts_backends
 
 from groundcrew_local.environment import local_environment
 from groundcrew_local.invoke import invoke_function, seed_sample_world
@@ -81,3 +82,20 @@ def check_result(name: str, result: Any, events: list[dict[str, Any]], execution
         assert result["statistics"]["items"] == 12
     if name.startswith("publish-outcome-"):
         assert kinds == [result["detail_type"]]
+
+
+def test_consolidation_reads_the_payload_with_the_job_role_when_configured() -> None:
+    event = json.loads((EVENTS / "annotation-consolidation-request.json").read_text(encoding="utf-8"))
+    with local_environment(parameters={"AssumeLabelingJobRole": "true"}) as env:
+        seed_sample_world(env)
+        function = env.stack.function_names["AnnotationConsolidationFunction"]
+        variables = env.client("lambda").get_function_configuration(FunctionName=function)["Environment"]["Variables"]
+        assert variables["ASSUME_LABELING_JOB_ROLE"] == "true"
+        sessions = sts_backends[env.stack.account_id]["global"].assumed_roles
+        before = len(sessions)  # the seeded sample job's own consolidation calls assumed it too
+        result = invoke_function(env, "annotation_consolidation", event)
+        assert len(result) == 10
+        # The role named by the event was assumed (moto's STS backend keeps the sessions it issued).
+        assert [(s.role_arn, s.session_name) for s in sessions[before:]] == [
+            (event["roleArn"], "groundcrew-consolidation")
+        ]
