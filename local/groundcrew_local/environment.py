@@ -21,7 +21,7 @@ from moto import mock_aws
 
 from groundcrew_local.ground_truth import GroundTruthStandIn, LambdaInvocationError, install_ground_truth
 from groundcrew_local.moto_patches import MOCK_CONFIG, install_local_patches
-from groundcrew_local.stack import LocalStack, deploy_local_stack
+from groundcrew_local.stack import LambdaInvokeError, LocalStack, deploy_local_stack
 from groundcrew_local.workforce import SimulatedWorker, SimulatedWorkforce
 
 REPO = Path(__file__).resolve().parents[2]
@@ -105,16 +105,10 @@ def _lambda_invoker(stack: LocalStack) -> Any:
     """How the Ground Truth stand-in calls our Lambdas: by ARN, through moto's (patched, in-process) Lambda."""
 
     def invoke(function_arn: str, payload: dict[str, Any]) -> Any:
-        client = boto3.client("lambda", region_name=stack.region)
-        response = client.invoke(FunctionName=function_arn, Payload=json.dumps(payload).encode())
-        body = response["Payload"].read()
-        result = json.loads(body) if body else None
-        if response.get("FunctionError"):
-            error = result if isinstance(result, dict) else {}
-            raise LambdaInvocationError(
-                str(error.get("errorType", "Unhandled")), str(error.get("errorMessage", body.decode()[:500]))
-            )
-        return result
+        try:
+            return stack.invoke(function_arn, payload)
+        except LambdaInvokeError as error:
+            raise LambdaInvocationError(error.error_type, error.error_message) from error
 
     return invoke
 

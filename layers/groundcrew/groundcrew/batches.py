@@ -136,16 +136,15 @@ class BatchStore:
             return None
         return OpenBatch(project, item["batch_id"]["S"], int(item["opened_at"]["N"]))
 
-    def open_batches(self) -> Iterator[OpenBatch]:
+    def _query(self, **parameters: Any) -> Iterator[dict[str, Any]]:
+        """Every item of a Query, page by page (strongly consistent: seals must see the latest adds)."""
         paginator = self._db.get_paginator("query")
-        for page in paginator.paginate(
-            TableName=self._table,
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": _s("OPEN")},
-            ConsistentRead=True,
-        ):
-            for item in page["Items"]:
-                yield OpenBatch(item["sk"]["S"], item["batch_id"]["S"], int(item["opened_at"]["N"]))
+        for page in paginator.paginate(TableName=self._table, ConsistentRead=True, **parameters):
+            yield from page["Items"]
+
+    def open_batches(self) -> Iterator[OpenBatch]:
+        for item in self._query(KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": _s("OPEN")}):
+            yield OpenBatch(item["sk"]["S"], item["batch_id"]["S"], int(item["opened_at"]["N"]))
 
     def item_count(self, batch_id: str) -> int:
         item = self._db.get_item(
@@ -296,21 +295,14 @@ class BatchStore:
 
     def pending_batches(self) -> Iterator[SealedBatch]:
         """Sealed batches whose execution has not been confirmed started."""
-        paginator = self._db.get_paginator("query")
-        for page in paginator.paginate(
-            TableName=self._table,
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": _s("PENDING")},
-            ConsistentRead=True,
-        ):
-            for item in page["Items"]:
-                batch_id = item["sk"]["S"]
-                meta = self._db.get_item(
-                    TableName=self._table, Key={"pk": _s(f"BATCH#{batch_id}"), "sk": _s("META")}, ConsistentRead=True
-                )["Item"]
-                yield SealedBatch(
-                    item["project"]["S"], batch_id, SealReason(meta["seal_reason"]["S"]), int(meta["item_count"]["N"])
-                )
+        for item in self._query(KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": _s("PENDING")}):
+            batch_id = item["sk"]["S"]
+            meta = self._db.get_item(
+                TableName=self._table, Key={"pk": _s(f"BATCH#{batch_id}"), "sk": _s("META")}, ConsistentRead=True
+            )["Item"]
+            yield SealedBatch(
+                item["project"]["S"], batch_id, SealReason(meta["seal_reason"]["S"]), int(meta["item_count"]["N"])
+            )
 
     def mark_started(self, batch: SealedBatch, manifest_uri: str, execution_arn: str) -> None:
         self._db.transact_write_items(
@@ -329,17 +321,13 @@ class BatchStore:
 
     def items(self, batch_id: str) -> Iterator[BatchItem]:
         """The batch's objects in key order, page by page."""
-        paginator = self._db.get_paginator("query")
-        for page in paginator.paginate(
-            TableName=self._table,
+        for item in self._query(
             KeyConditionExpression="pk = :pk AND begins_with(sk, :item)",
             ExpressionAttributeValues={":pk": _s(f"BATCH#{batch_id}"), ":item": _s("ITEM#")},
             ProjectionExpression="#b, #k",
             ExpressionAttributeNames={"#b": "bucket", "#k": "key"},
-            ConsistentRead=True,
         ):
-            for item in page["Items"]:
-                yield BatchItem(item["bucket"]["S"], item["key"]["S"])
+            yield BatchItem(item["bucket"]["S"], item["key"]["S"])
 
 
 def opened_at_iso(batch: OpenBatch) -> str:
