@@ -13,6 +13,8 @@ from itertools import islice
 from pathlib import PurePosixPath
 from typing import Any
 
+import orjson
+
 from groundcrew.intake import IMAGE_SIGNATURES, MAX_IMAGE_BYTES
 from groundcrew.manifests import ManifestLine, ManifestLineError
 from groundcrew.s3_locations import InvalidS3Uri, S3Location
@@ -51,8 +53,6 @@ class PreflightReport:
 
 
 def _attribute_length(value: Any) -> int:
-    import orjson
-
     return len(value) if isinstance(value, str) else len(orjson.dumps(value).decode())
 
 
