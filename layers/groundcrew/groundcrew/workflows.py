@@ -1,4 +1,4 @@
-"""The workflows and consensus rules groundcrew knows (a light module: Lambdas on the task path import it)."""
+"""The workflows and consensus options groundcrew knows (a light module: Lambdas on the task path import it)."""
 
 from enum import StrEnum
 
@@ -7,5 +7,15 @@ class Workflow(StrEnum):
     IMAGE_CLASSIFICATION = "image-classification"
 
 
-class ConsensusRule(StrEnum):
-    MAJORITY = "majority"
+class ConsensusMethod(StrEnum):
+    """How the answers to one item are weighed."""
+
+    MAJORITY = "majority"  # one worker, one vote
+    DAWID_SKENE = "dawid-skene"  # votes weighted by each worker's estimated confusion matrix
+
+
+class PolicyKind(StrEnum):
+    """How many answers an item gets."""
+
+    FIXED = "fixed"  # the same number of workers for every item, one round
+    ADAPTIVE = "adaptive"  # a few answers first; more only where the stop rule does not hold yet
