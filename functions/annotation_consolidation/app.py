@@ -9,13 +9,15 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from groundcrew.consolidation import ConsolidationRequest, consolidate, read_payload
+from groundcrew.consensus import ConsensusPolicy
+from groundcrew.consolidation import ConsolidationRequest, JobContext, JobContextReader, consolidate, read_payload
 from groundcrew.events import EventPublisher
-from groundcrew.task_config import TaskConfigReader, job_name_from_arn
+from groundcrew.task_config import job_name_from_arn
+from groundcrew.workflows import PolicyKind
 
 logger = Logger()
 s3 = boto3.client("s3")
-configs = TaskConfigReader(s3, os.environ["DATA_BUCKET"])
+contexts = JobContextReader(s3, os.environ["DATA_BUCKET"])
 publisher = EventPublisher(boto3.client("events"), os.environ["EVENT_BUS_NAME"])
 
 
@@ -39,13 +41,13 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> list[dict[s
     request = ConsolidationRequest.model_validate(event)
     reader = payload_reader(request.roleArn)
     try:
-        labels = configs.read(job_name_from_arn(request.labelingJobArn)).labels
+        job = contexts.read(job_name_from_arn(request.labelingJobArn))
     except LookupError:
-        # A job not prepared by groundcrew: the label category file Ground Truth forwards is all we have.
-        labels = tuple(request.labelCategories or ())
-        if not labels:
+        # A job not prepared by groundcrew: its label categories and one majority vote per object are all we have.
+        if not request.labelCategories:
             raise
-    result = consolidate(reader, request, read_payload(reader, request), labels)
+        job = JobContext(labels=tuple(request.labelCategories), policy=ConsensusPolicy(kind=PolicyKind.FIXED))
+    result = consolidate(reader, request, read_payload(reader, request), job)
     # Reasons name worker ids: they travel in the event and the output manifest, not in the logs.
     logger.info(
         "consolidated",

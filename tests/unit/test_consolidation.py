@@ -9,14 +9,21 @@ from typing import Any
 import orjson
 import pytest
 
-from groundcrew.consolidation import ConsolidationRequest, consolidate, read_payload
+from groundcrew.consensus import ConsensusPolicy
+from groundcrew.consolidation import ConsolidationRequest, JobContext, consolidate, read_payload
 from groundcrew.events import AnnotationsConsolidated, ConsolidationFailure
 from groundcrew.image_classification import ELEMENT_NAME
+from groundcrew.workflows import ConsensusMethod, PolicyKind
 
 JOB_NAME = "gc-birds-20240506t070809-a1b2c3-r1"
 JOB_ARN = f"arn:aws:sagemaker:us-east-1:123456789012:labeling-job/{JOB_NAME}"
 ATTRIBUTE = "birds"
 PAYLOAD_KEY = f"labeling-jobs/{JOB_NAME}/annotations/consolidated-annotation/consolidation-request/iteration-1/x.json"
+
+
+def fixed(labels: tuple[str, ...]) -> JobContext:
+    """One round, majority over every answer: how a fixed-policy job consolidates."""
+    return JobContext(labels=labels, policy=ConsensusPolicy(kind=PolicyKind.FIXED, method=ConsensusMethod.MAJORITY))
 
 
 @pytest.fixture
@@ -88,7 +95,7 @@ def test_real_worker_responses_give_unanimous_falcon_and_swan_three_to_two(
     event = request(data_bucket)
 
     # WHEN the payload is read and consolidated
-    result = consolidate(s3, event, read_payload(s3, event), bird_labels)
+    result = consolidate(s3, event, read_payload(s3, event), fixed(bird_labels))
 
     # THEN one entry per object, in the documented response shape
     assert [r["datasetObjectId"] for r in result.response] == ["95", "3"]
@@ -106,9 +113,14 @@ def test_real_worker_responses_give_unanimous_falcon_and_swan_three_to_two(
         "agreement": 1.0,
         "votes": {"Falcon": 5},
         "rejected_answers": [],
+        "round": 1,
     }
     assert [a["label"] for a in falcon["answers"]] == ["Falcon"] * 5
-    assert falcon["answers"][0] == {"worker_id": "public.us-east-1.PHMFOWIIICWDF3ZS5HORERJV6Y", "label": "Falcon"}
+    assert falcon["answers"][0] == {
+        "worker_id": "public.us-east-1.PHMFOWIIICWDF3ZS5HORERJV6Y",
+        "label": "Falcon",
+        "round": 1,
+    }
     assert (swan["label"], swan["status"], swan["votes"]) == ("Swan", "consolidated", {"Goose": 2, "Swan": 3})
     assert (swan["confidence"], swan["agreement"], swan["class_id"]) == (0.6, 0.4, bird_labels.index("Swan"))
     assert result.failures == []
@@ -127,13 +139,14 @@ def test_answer_keyed_by_another_element_name_is_rejected_with_the_expected_key(
         *({"workerId": a["workerId"], "annotationData": {"content": json.dumps(a["answerContent"])}} for a in answers),
     )
 
-    result = consolidate(s3, request(data_bucket), [raw], bird_labels)
+    result = consolidate(s3, request(data_bucket), [raw], fixed(bird_labels))
 
     value = value_of(result.response[0])
     assert value["status"] == "no-valid-answers"
     assert value["rejected_answers"][0] == {
         "worker_id": answers[0]["workerId"],
         "reason": f"answer of worker {answers[0]['workerId']} has no category.label",
+        "round": 1,
     }
 
 
@@ -142,7 +155,7 @@ def test_recipe_bounding_box_payload_keeps_every_object_with_a_reason(s3: Any, d
     worker = "private.us-east-1.CYUQXZT3LFXJIUFCZMZ6HC2KFM"
     reason = f"no valid answer: answer of worker {worker} has no category.label"
 
-    result = consolidate(s3, request(data_bucket), payload, ("Red", "Green"))
+    result = consolidate(s3, request(data_bucket), payload, fixed(("Red", "Green")))
 
     assert [r["datasetObjectId"] for r in result.response] == ["0", "2"]
     for r in result.response:
@@ -154,8 +167,11 @@ def test_recipe_bounding_box_payload_keeps_every_object_with_a_reason(s3: Any, d
             "agreement": 0.0,
             "votes": {},
             "answers": [],
-            "rejected_answers": [{"worker_id": worker, "reason": f"answer of worker {worker} has no category.label"}],
+            "rejected_answers": [
+                {"worker_id": worker, "reason": f"answer of worker {worker} has no category.label", "round": 1}
+            ],
             "reason": reason,
+            "round": 1,
         }
     assert result.failures == [
         ConsolidationFailure(dataset_object_id="0", data_object="s3://test-bucket/test-image1.jpg", reason=reason),
@@ -178,12 +194,12 @@ def test_bad_answers_are_rejected_one_by_one_with_their_reason(s3: Any, data_buc
         )
     ]
 
-    result = consolidate(s3, request(data_bucket), payload, labels)
+    result = consolidate(s3, request(data_bucket), payload, fixed(labels))
 
     value = value_of(result.response[0])
     assert (value["label"], value["status"], value["votes"]) == ("Swan", "consolidated", {"Swan": 1})
-    assert value["answers"] == [{"worker_id": "w3", "label": "Swan"}]
-    assert value["rejected_answers"] == [
+    assert value["answers"] == [{"worker_id": "w3", "label": "Swan", "round": 1}]
+    assert [{k: v for k, v in r.items() if k != "round"} for r in value["rejected_answers"]] == [
         {"worker_id": "w1", "reason": "answer of worker w1 is not valid JSON"},
         {"worker_id": "w2", "reason": "answer of worker w2 names unknown label 'Eagle'"},
         {"worker_id": "w3", "reason": "second answer of the same worker"},
@@ -207,7 +223,7 @@ def test_annotation_data_in_s3_under_both_spellings(s3: Any, data_bucket: str) -
         )
     ]
 
-    result = consolidate(s3, request(data_bucket), payload, ("Duck", "Swan"))
+    result = consolidate(s3, request(data_bucket), payload, fixed(("Duck", "Swan")))
 
     value = value_of(result.response[0])
     assert (value["label"], value["votes"], value["rejected_answers"]) == ("Duck", {"Duck": 2}, [])
@@ -216,10 +232,10 @@ def test_annotation_data_in_s3_under_both_spellings(s3: Any, data_bucket: str) -
 def test_tie_and_unanswered_objects_are_returned_with_the_reason(s3: Any, data_bucket: str) -> None:
     payload = [entry("0", answer("w1", "Duck"), answer("w2", "Swan")), entry("1")]
 
-    result = consolidate(s3, request(data_bucket), payload, ("Duck", "Swan"))
+    result = consolidate(s3, request(data_bucket), payload, fixed(("Duck", "Swan")))
 
     assert [value_of(r)["reason"] for r in result.response] == [
-        "tie between Duck, Swan",
+        "tie between Duck, Swan after 2 answers (fixed policy)",
         "no valid answer: no worker answered",
     ]
     assert [value_of(r)["status"] for r in result.response] == ["tie", "no-valid-answers"]
@@ -235,7 +251,7 @@ def test_malformed_payload_entries_are_listed_as_failures(s3: Any, data_bucket: 
         "not an object",
     ]
 
-    result = consolidate(s3, request(data_bucket), payload, ("Duck", "Swan"))
+    result = consolidate(s3, request(data_bucket), payload, fixed(("Duck", "Swan")))
 
     assert [r["datasetObjectId"] for r in result.response] == ["0"]
     assert result.failures == [

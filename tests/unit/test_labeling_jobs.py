@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import boto3
@@ -22,6 +23,7 @@ from groundcrew.labeling_jobs import (
     label_categories_document,
     launch,
     output_manifest_location,
+    public_price,
 )
 from groundcrew.projects import Project
 from groundcrew.s3_locations import S3Location
@@ -47,6 +49,7 @@ def project(**changes: Any) -> Project:
         "labels": ["stop", "yield", "other"],
         "workforce": {"workteam_arn": WORKTEAM},
         "workers_per_object": 5,
+        "consensus": {"policy": "fixed"},
         "task": {
             "title": "What does this sign say?",
             "description": "Classify the traffic sign in the photo.",
@@ -55,7 +58,7 @@ def project(**changes: Any) -> Project:
         "time_limits": {"task_seconds": 600, "availability_seconds": 86_400},
         **changes,
     }
-    return Project.model_validate(document)
+    return Project.model_validate({key: value for key, value in document.items() if value is not None})
 
 
 def request_for(proj: Project, resources: JobResources = RESOURCES) -> dict[str, Any]:
@@ -175,6 +178,7 @@ def test_create_request_satisfies_the_create_labeling_job_model(changes: dict[st
 
     assert contract_violations(shape, request) == []
     assert "DataAttributes" not in request["InputConfig"]  # content classifiers are for public workforces only
+    assert "PublicWorkforceTaskPrice" not in request["HumanTaskConfig"]
     assert request["LabelAttributeName"] == (changes.get("label_attribute_name") or NAME_32)
     assert not request["LabelAttributeName"].endswith(("-ref", "-metadata"))
 
@@ -295,3 +299,33 @@ def test_launch_refuses_a_different_job_with_the_same_name() -> None:
         with pytest.raises(LabelingJobRejected) as info:
             launch(client, request)
     assert str(info.value) == f"a different labeling job named {request['LabelingJobName']} already exists"
+
+
+@pytest.mark.parametrize(
+    ("price", "amount"),
+    [
+        ("0.012", {"Dollars": 0, "Cents": 1, "TenthFractionsOfACent": 2}),
+        ("0.036", {"Dollars": 0, "Cents": 3, "TenthFractionsOfACent": 6}),
+        ("1.200", {"Dollars": 1, "Cents": 20, "TenthFractionsOfACent": 0}),
+    ],
+)
+def test_public_prices_in_ground_truths_encoding(price: str, amount: dict[str, int]) -> None:
+    assert public_price(Decimal(price)) == amount
+
+
+def test_a_public_workforce_request_carries_the_price_and_the_content_classifier() -> None:
+    public = "arn:aws:sagemaker:us-east-1:394669845002:workteam/public-crowd/default"
+    request = request_for(project(workforce={"workteam_arn": public, "price_per_task_usd": "0.024"}))
+    shape = sagemaker().meta.service_model.operation_model("CreateLabelingJob").input_shape
+    assert contract_violations(shape, request) == []
+    assert request["HumanTaskConfig"]["PublicWorkforceTaskPrice"] == {
+        "AmountInUsd": {"Dollars": 0, "Cents": 2, "TenthFractionsOfACent": 4}
+    }
+    assert request["InputConfig"]["DataAttributes"] == {
+        "ContentClassifiers": ["FreeOfPersonallyIdentifiableInformation"]
+    }
+
+
+def test_the_adaptive_policy_starts_with_its_initial_answers() -> None:
+    adaptive = project(workers_per_object=None, consensus={"policy": "adaptive", "initial_answers": 2})
+    assert request_for(adaptive)["HumanTaskConfig"]["NumberOfHumanWorkersPerDataObject"] == 2

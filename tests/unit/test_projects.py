@@ -181,3 +181,70 @@ def test_invalid_project_collects_every_error_and_names_its_source() -> None:
         "colour: unknown field (check its spelling)"
     )
     assert isinstance(error, ValueError)
+
+
+# -- consensus, quality, cost and export options ---------------------------------------------------------------
+
+
+def test_the_default_policy_is_adaptive_majority() -> None:
+    policy = parse(document()).consensus_policy
+    assert (policy.kind, policy.method, policy.initial_answers, policy.max_answers) == ("adaptive", "majority", 2, 8)
+
+
+def test_the_fixed_policy_asks_workers_per_object_once() -> None:
+    policy = parse(document(workers_per_object=3, consensus={"policy": "fixed"})).consensus_policy
+    assert (policy.kind, policy.initial_answers, policy.max_answers) == ("fixed", 3, 3)
+
+
+def test_workers_per_object_with_the_adaptive_policy_is_refused() -> None:
+    errors = field_errors(document(workers_per_object=3))
+    assert "initial_answers" in errors["(document)"]
+
+
+@pytest.mark.parametrize(
+    ("consensus", "field", "message"),
+    [
+        ({"initial_answers": 4, "max_answers": 3}, "consensus", "initial_answers must not exceed max_answers"),
+        ({"min_agreeing": 6, "max_answers": 5}, "consensus", "min_agreeing and min_margin can never hold"),
+        ({"method": "vote"}, "consensus.method", "'majority' or 'dawid-skene'"),
+        ({"policy": "sometimes"}, "consensus.policy", "'fixed' or 'adaptive'"),
+        ({"rule": "majority"}, "consensus.rule", "unknown field"),
+    ],
+)
+def test_incoherent_consensus_options(consensus: dict[str, Any], field: str, message: str) -> None:
+    errors = field_errors(document(consensus=consensus))
+    assert message in errors[field]
+
+
+def test_a_gold_item_without_its_answer_is_named() -> None:
+    errors = field_errors(document(quality={"gold": {"items": [{"key": "gold/birds/duck-1.png"}]}}))
+    assert "gold item gold/birds/duck-1.png has no label" in errors["quality.gold.items"]
+
+
+def test_gold_items_must_use_the_projects_labels_and_the_gold_prefix() -> None:
+    unknown = field_errors(document(quality={"gold": {"items": [{"key": "gold/birds/x.png", "label": "goose"}]}}))
+    assert "'goose', which is not in labels" in unknown["(document)"]
+    elsewhere = field_errors(document(quality={"gold": {"items": [{"key": "incoming/birds/x.png", "label": "duck"}]}}))
+    assert "quality.gold.items.0.key" in elsewhere
+
+
+def test_the_public_workforce_needs_an_allowed_price() -> None:
+    public = "arn:aws:sagemaker:us-east-1:394669845002:workteam/public-crowd/default"
+    assert "needs price_per_task_usd" in field_errors(document(workforce={"workteam_arn": public}))["workforce"]
+    wrong = field_errors(document(workforce={"workteam_arn": public, "price_per_task_usd": 0.05}))["workforce"]
+    assert "0.05 is not a price Ground Truth accepts" in wrong
+    project = parse(document(workforce={"workteam_arn": public, "price_per_task_usd": 0.036}))
+    assert project.workforce.public
+
+
+def test_export_options_are_checked() -> None:
+    assert "test_ratio" in " ".join(field_errors(document(export={"test_ratio": 1.0})))
+    assert "export.formats.0" in field_errors(document(export={"formats": ["parquet"]}))
+    assert parse(document(export={})).export is not None
+    assert parse(document()).export is None
+
+
+def test_the_documents_defaults_are_the_engines_defaults() -> None:
+    from groundcrew.consensus import ConsensusPolicy
+
+    assert parse(document()).consensus_policy == ConsensusPolicy()

@@ -9,8 +9,9 @@ import pytest
 from liquid.exceptions import LiquidError
 
 from groundcrew import image_classification
+from groundcrew.consensus import ConsensusPolicy
 from groundcrew.task_config import TaskConfig
-from groundcrew.workflows import ConsensusRule, Workflow
+from groundcrew.workflows import Workflow
 from groundcrew_local.task_templates import render_task_page
 
 HOSTILE = "<script>alert(\"x\")</script> & 'quotes'"
@@ -30,7 +31,7 @@ def config(labels: tuple[str, ...] = ("cat", "dog")) -> TaskConfig:
         header=f"Which pet? {HOSTILE}",
         short_instructions=f"Pick one {HOSTILE}",
         full_instructions="Look closely.",
-        consensus=ConsensusRule.MAJORITY,
+        consensus=ConsensusPolicy(),
         workers_per_object=3,
     )
 

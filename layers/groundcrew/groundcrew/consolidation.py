@@ -7,17 +7,20 @@ still returned, with the reason, so the output manifest keeps them and nothing i
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from groundcrew import image_classification
-from groundcrew.consensus import Outcome, majority
+from groundcrew.consensus import ConsensusPolicy, Outcome, WorkerLabel, WorkerPrior, decide
 from groundcrew.events import MAX_LISTED, AnnotationsConsolidated, ConsolidationFailure
+from groundcrew.rounds import read_carried_answers
 from groundcrew.s3_locations import S3Location
-from groundcrew.task_config import job_name_from_arn
+from groundcrew.task_config import TaskConfigReader, job_name_from_arn, worker_priors_location
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -93,13 +96,35 @@ def _data_object_text(data_object: dict[str, Any]) -> str | None:
     return value[:1000] if isinstance(value, str) else None
 
 
+@dataclass(frozen=True, slots=True)
+class JobContext:
+    """What a job's consolidation needs beyond Ground Truth's request (written by the Prepare step)."""
+
+    labels: tuple[str, ...]
+    policy: ConsensusPolicy
+    round: int = 1
+    carried: Mapping[str, Sequence[Mapping[str, Any]]] = field(default_factory=dict)  # item -> earlier answers
+    priors: Mapping[str, WorkerPrior] = field(default_factory=dict)
+
+
+def _item_key(data_object: dict[str, Any]) -> str | None:
+    """The same identity the rounds use: the object's S3 URI, or its inline text."""
+    value = data_object.get("s3Uri", data_object.get("content"))
+    return value if isinstance(value, str) else None
+
+
 def consolidate(
-    s3: S3Client, request: ConsolidationRequest, payload: list[Any], labels: tuple[str, ...]
+    s3: S3Client, request: ConsolidationRequest, payload: list[Any], context: JobContext
 ) -> ConsolidationResult:
+    """Label every object of one call; the decision runs over all of them at once (weighted methods need that).
+
+    In a follow-up round an object's earlier answers are carried in, so each round's output line holds every
+    answer so far; the batch-wide decision of the Finalize step is the one that counts.
+    """
     attribute = request.labelAttributeName
-    response: list[dict[str, Any]] = []
+    labels = context.labels
     failures: list[ConsolidationFailure] = []
-    labeled = unresolved = rejected_total = 0
+    parsed: list[tuple[DataObjectAnnotations, str, list[dict[str, Any]], list[dict[str, Any]]]] = []
     for index, raw in enumerate(payload):
         try:
             item = DataObjectAnnotations.model_validate(raw)
@@ -116,43 +141,66 @@ def consolidate(
                 )
             )
             continue
-        answers: list[dict[str, str]] = []
-        rejected: list[dict[str, str]] = []
+        key = _item_key(item.dataObject) or f"dataset-object-{item.datasetObjectId}"
+        earlier = [dict(a) for a in context.carried.get(key, ())]
+        answered_before = {str(a.get("worker_id")): int(a.get("round", 0)) for a in earlier}
+        answers: list[dict[str, Any]] = []
+        rejected: list[dict[str, Any]] = []
         seen_workers: set[str] = set()
         for annotation in item.annotations:
-            if annotation.workerId in seen_workers:
-                rejected.append({"worker_id": annotation.workerId, "reason": "second answer of the same worker"})
+            worker = annotation.workerId
+            if worker in seen_workers:
+                rejected.append(
+                    {"worker_id": worker, "reason": "second answer of the same worker", "round": context.round}
+                )
+                continue
+            if worker in answered_before:
+                reason = f"the worker already answered this item in round {answered_before[worker]}"
+                rejected.append({"worker_id": worker, "reason": reason, "round": context.round})
                 continue
             try:
                 content = _annotation_content(s3, annotation.annotationData)
-                answer = image_classification.parse_answer(annotation.workerId, content, labels)
+                answer = image_classification.parse_answer(worker, content, labels)
             except image_classification.AnswerError as error:
-                rejected.append({"worker_id": annotation.workerId, "reason": str(error)})
+                rejected.append({"worker_id": worker, "reason": str(error), "round": context.round})
                 continue
-            seen_workers.add(annotation.workerId)
-            answers.append({"worker_id": answer.worker_id, "label": answer.label})
-        vote = majority([a["label"] for a in answers])
+            seen_workers.add(worker)
+            answers.append({"worker_id": answer.worker_id, "label": answer.label, "round": context.round})
+        parsed.append((item, key, earlier + answers, rejected))
+
+    decision = decide(
+        {key: [WorkerLabel(str(a["worker_id"]), str(a["label"])) for a in answers] for _, key, answers, _ in parsed},
+        labels,
+        context.policy,
+        bought={key: len(answers) + len(rejected) for _, key, answers, rejected in parsed},
+        priors=context.priors,
+    )
+    response: list[dict[str, Any]] = []
+    labeled = unresolved = rejected_total = 0
+    for item, key, answers, rejected in parsed:
+        verdict = decision.items[key]
         value: dict[str, Any] = {
-            "label": vote.label,
-            "class_id": labels.index(vote.label) if vote.label is not None else None,
-            "status": vote.outcome.value,
-            "confidence": vote.confidence,
-            "agreement": vote.agreement,
-            "votes": vote.votes,
+            "label": verdict.label,
+            "class_id": labels.index(verdict.label) if verdict.label is not None else None,
+            "status": verdict.outcome.value,
+            "confidence": verdict.confidence,
+            "agreement": verdict.agreement,
+            "votes": verdict.votes,
             "answers": answers,
             "rejected_answers": rejected,
+            "round": context.round,
         }
         rejected_total += len(rejected)
-        if vote.outcome is Outcome.CONSOLIDATED:
+        if verdict.outcome is Outcome.CONSOLIDATED:
             labeled += 1
         else:
             unresolved += 1
-            reason = (
-                f"tie between {', '.join(k for k, v in vote.votes.items() if v == max(vote.votes.values()))}"
-                if vote.outcome is Outcome.TIE
-                else "no valid answer: " + ("; ".join(r["reason"] for r in rejected) or "no worker answered")
-            )
+            reason = verdict.reason or verdict.outcome.value
+            if verdict.outcome is Outcome.NO_VALID_ANSWERS:
+                reason = "no valid answer: " + ("; ".join(str(r["reason"]) for r in rejected) or "no worker answered")
             value["reason"] = reason
+            if verdict.more_answers:
+                value["more_answers"] = verdict.more_answers  # the policy wants another round for this item
             failures.append(
                 ConsolidationFailure(
                     dataset_object_id=item.datasetObjectId,
@@ -172,3 +220,47 @@ def consolidate(
         failures=failures[:MAX_LISTED],
     )
     return ConsolidationResult(response=response, summary=summary, failures=failures)
+
+
+class JobContextReader:
+    """A job's labels, policy, carried answers and worker priors, read once per container and job."""
+
+    def __init__(self, s3: S3Client, bucket: str) -> None:
+        self._s3 = s3
+        self._configs = TaskConfigReader(s3, bucket)
+        self._bucket = bucket
+        self.read = lru_cache(maxsize=8)(self._read)
+
+    def _read(self, job_name: str) -> JobContext:
+        config = self._configs.read(job_name)
+        carried = read_carried_answers(self._s3, config.carried_answers_uri) if config.carried_answers_uri else {}
+        return JobContext(
+            labels=config.labels,
+            policy=config.consensus,
+            round=config.round,
+            carried=carried,
+            priors=read_worker_priors(self._s3, self._bucket, job_name),
+        )
+
+
+def write_worker_priors(s3: S3Client, bucket: str, job_name: str, priors: Mapping[str, WorkerPrior]) -> None:
+    location = worker_priors_location(bucket, job_name)
+    body = orjson.dumps({p.worker_id: {"accuracy": p.accuracy, "evidence": p.evidence} for p in priors.values()})
+    s3.put_object(
+        Bucket=location.bucket,
+        Key=location.key,
+        Body=body,
+        ContentType="application/json",
+        ServerSideEncryption="AES256",
+    )
+
+
+def read_worker_priors(s3: S3Client, bucket: str, job_name: str) -> dict[str, WorkerPrior]:
+    location = worker_priors_location(bucket, job_name)
+    try:
+        raw: Any = orjson.loads(s3.get_object(Bucket=location.bucket, Key=location.key)["Body"].read())
+    except s3.exceptions.NoSuchKey:
+        return {}  # a job prepared before worker history existed, or with no history yet
+    return {
+        worker: WorkerPrior(worker, float(value["accuracy"]), int(value["evidence"])) for worker, value in raw.items()
+    }

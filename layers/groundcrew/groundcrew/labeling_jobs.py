@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -70,6 +71,7 @@ def create_request(
     label_categories: S3Location,
     resources: JobResources,
     batch_id: str,
+    workers_per_object: int | None = None,
 ) -> dict[str, Any]:
     workteam = project.workforce.workteam_arn or resources.default_workteam_arn
     if not workteam:
@@ -79,7 +81,7 @@ def create_request(
     output: dict[str, Any] = {"S3OutputPath": S3Location(resources.bucket, JOBS_PREFIX).uri}
     if resources.kms_key_id:
         output["KmsKeyId"] = resources.kms_key_id
-    return {
+    request: dict[str, Any] = {
         "LabelingJobName": name,
         "LabelAttributeName": project.attribute_name,
         "InputConfig": {"DataSource": {"S3DataSource": {"ManifestS3Uri": manifest_uri}}},
@@ -93,7 +95,7 @@ def create_request(
             "TaskKeywords": list(project.task.keywords),
             "TaskTitle": project.task.title,
             "TaskDescription": project.task.description,
-            "NumberOfHumanWorkersPerDataObject": project.workers_per_object,
+            "NumberOfHumanWorkersPerDataObject": workers_per_object or project.consensus_policy.initial_answers,
             "TaskTimeLimitInSeconds": project.time_limits.task_seconds,
             "TaskAvailabilityLifetimeInSeconds": project.time_limits.availability_seconds,
             "MaxConcurrentTaskCount": MAX_CONCURRENT_TASKS,
@@ -104,6 +106,19 @@ def create_request(
             {"Key": "groundcrew:batch", "Value": batch_id},
         ],
     }
+    if project.workforce.public:
+        price = project.workforce.price_per_task_usd
+        assert price is not None  # the project model requires it for the public workforce
+        request["HumanTaskConfig"]["PublicWorkforceTaskPrice"] = {"AmountInUsd": public_price(price)}
+        # Ground Truth fails public jobs that do not declare this; the project author asserted it.
+        request["InputConfig"]["DataAttributes"] = {"ContentClassifiers": ["FreeOfPersonallyIdentifiableInformation"]}
+    return request
+
+
+def public_price(price: Decimal) -> dict[str, int]:
+    """USD as Ground Truth's AmountInUsd: 0.036 -> 0 dollars, 3 cents, 6 tenths of a cent."""
+    tenths = int((price * 1000).to_integral_value())
+    return {"Dollars": tenths // 1000, "Cents": tenths % 1000 // 10, "TenthFractionsOfACent": tenths % 10}
 
 
 def output_manifest_location(bucket: str, name: str) -> S3Location:

@@ -7,12 +7,14 @@ errors name the field, so the rejection event tells the author exactly what to f
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from decimal import Decimal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from groundcrew.workflows import ConsensusRule, Workflow
+from groundcrew.consensus import ConsensusPolicy
+from groundcrew.workflows import ConsensusMethod, PolicyKind, Workflow
 
 PROJECTS_PREFIX = "projects/"
 INCOMING_PREFIX = "incoming/"
@@ -31,9 +33,26 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+PUBLIC_WORKTEAM_PATTERN = re.compile(r":workteam/public-crowd/default$")
+# Prices Ground Truth accepts for the public (Mechanical Turk) workforce, USD per task, by task family
+# (PublicWorkforceTaskPrice; docs/ground-truth-contracts.md section 6.1). Custom and classification tasks share a list.
+PUBLIC_TASK_PRICES_USD: tuple[Decimal, ...] = tuple(
+    Decimal(mills) / 1000 for mills in (12, 24, 36, 48, 60, 72, 120, 240, 360, 480, 600, 720, 840, 960, 1080, 1200)
+)
+
+
 class Workforce(_Strict):
     workteam_arn: str | None = Field(
         default=None, description="Private or vendor workteam ARN; the stack's DefaultWorkteamArn when omitted."
+    )
+    price_per_task_usd: Decimal | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        decimal_places=3,
+        description="What one answer costs you, in USD. Required for the public workforce (one of Ground Truth's "
+        "allowed prices, sent as PublicWorkforceTaskPrice); for private and vendor teams it only feeds the "
+        "spend reports.",
     )
 
     @field_validator("workteam_arn")
@@ -43,9 +62,96 @@ class Workforce(_Strict):
             raise ValueError("must look like arn:aws:sagemaker:<region>:<account>:workteam/<type>/<name>")
         return value
 
+    @model_validator(mode="after")
+    def _public_price(self) -> Workforce:
+        if self.workteam_arn and PUBLIC_WORKTEAM_PATTERN.search(self.workteam_arn):
+            if self.price_per_task_usd is None:
+                raise ValueError("the public workforce needs price_per_task_usd (Ground Truth pays workers per task)")
+            if self.price_per_task_usd not in PUBLIC_TASK_PRICES_USD:
+                allowed = ", ".join(str(p) for p in PUBLIC_TASK_PRICES_USD)
+                raise ValueError(
+                    f"price_per_task_usd {self.price_per_task_usd} is not a price Ground Truth accepts for the "
+                    f"public workforce; choose one of {allowed}"
+                )
+        return self
+
+    @property
+    def public(self) -> bool:
+        return bool(self.workteam_arn and PUBLIC_WORKTEAM_PATTERN.search(self.workteam_arn))
+
 
 class Consensus(_Strict):
-    rule: ConsensusRule = ConsensusRule.MAJORITY
+    """How many answers each item gets and how they become one label."""
+
+    policy: PolicyKind = Field(
+        default=PolicyKind.ADAPTIVE,
+        description="fixed: workers_per_object answers for every item, one job. adaptive: initial_answers first, "
+        "then follow-up jobs on only the items whose stop rule does not hold, up to max_answers.",
+    )
+    method: ConsensusMethod = Field(
+        default=ConsensusMethod.MAJORITY,
+        description="majority: one worker, one vote. dawid-skene: votes weighted by each worker's estimated "
+        "confusion matrix (EM over the whole batch, seeded with the workers' history).",
+    )
+    # Defaults: on a binary task with 90 %-accurate workers and 5 % spammers this beats fixed 3-worker majority
+    # by about 2 points with about 0.84 of its answers (`groundcrew simulate consensus`; README).
+    initial_answers: Annotated[int, Field(ge=1, le=9)] = 2
+    max_answers: Annotated[int, Field(ge=1, le=20)] = 8
+    min_agreeing: Annotated[int, Field(ge=1, le=20)] = 2
+    min_margin: Annotated[int, Field(ge=1, le=20)] = 2
+    min_confidence: Annotated[float | None, Field(gt=0, le=1)] = None
+    max_rounds: Annotated[int, Field(ge=1, le=10)] = 4
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Consensus:
+        if self.initial_answers > self.max_answers:
+            raise ValueError("initial_answers must not exceed max_answers")
+        if self.policy is PolicyKind.ADAPTIVE and max(self.min_agreeing, self.min_margin) > self.max_answers:
+            raise ValueError("min_agreeing and min_margin can never hold when they exceed max_answers")
+        return self
+
+
+class GoldItem(_Strict):
+    key: str = Field(
+        min_length=6,
+        max_length=1024,
+        pattern=r"^gold/[^/].*[^/]$",
+        description="Key of the object in the data bucket, under gold/ (e.g. gold/shapes/circle-1.png): the "
+        "Ground Truth role may read only that prefix besides incoming/",
+    )
+    label: str = Field(min_length=1, description="The known answer; must be one of the project's labels")
+
+
+class Gold(_Strict):
+    items: list[GoldItem] = Field(default_factory=list, max_length=1000)
+    rate: Annotated[float, Field(ge=0, le=0.5)] = 0.1
+
+    @field_validator("items", mode="before")
+    @classmethod
+    def _labelled(cls, values: Any) -> Any:
+        # A gold item without its answer can never score a worker: say which one, not just "Field required".
+        if isinstance(values, list):
+            for index, value in enumerate(values):
+                if isinstance(value, dict) and not value.get("label"):
+                    where = value.get("key") or f"#{index}"
+                    raise ValueError(f"gold item {where} has no label: a gold item needs its known answer")
+        return values
+
+
+class Quality(_Strict):
+    gold: Gold = Gold()
+    flag_below: Annotated[float, Field(ge=0, le=1)] = Field(
+        default=0.7, description="Workers whose accuracy (gold, else agreement) falls below this are flagged"
+    )
+    min_evidence: Annotated[int, Field(ge=1, le=10_000)] = Field(
+        default=5, description="Answers a worker needs before they can be flagged"
+    )
+
+
+class Export(_Strict):
+    test_ratio: Annotated[float, Field(ge=0, lt=1)] = 0.2
+    seed: int = 0
+    formats: list[Literal["jsonl", "csv"]] = Field(default=["jsonl", "csv"], min_length=1)
 
 
 class BatchPolicy(_Strict):
@@ -89,10 +195,24 @@ class Project(_Strict):
     workforce: Workforce = Workforce()
     workers_per_object: Annotated[int, Field(ge=1, le=9)] = 3
     consensus: Consensus = Consensus()
+    quality: Quality = Quality()
+    export: Export | None = Field(default=None, description="Training export (train/test split) when set")
     batch: BatchPolicy = BatchPolicy()
     task: Task
     time_limits: TimeLimits = TimeLimits()
     label_attribute_name: str | None = Field(default=None, max_length=127)
+
+    @model_validator(mode="after")
+    def _consensus_fits(self) -> Project:
+        if self.consensus.policy is PolicyKind.ADAPTIVE and "workers_per_object" in self.model_fields_set:
+            raise ValueError(
+                "workers_per_object is the fixed policy's answer count; with consensus.policy adaptive set "
+                "consensus.initial_answers and consensus.max_answers instead"
+            )
+        for item in self.quality.gold.items:
+            if item.label not in self.labels:
+                raise ValueError(f"gold item {item.key} has label {item.label!r}, which is not in labels")
+        return self
 
     @field_validator("name")
     @classmethod
@@ -128,6 +248,24 @@ class Project(_Strict):
     def attribute_name(self) -> str:
         """The LabelAttributeName of this project's jobs (the key of the label in output manifests)."""
         return self.label_attribute_name or self.name
+
+    @property
+    def consensus_policy(self) -> ConsensusPolicy:
+        """The policy the consensus engine runs (the fixed policy's N is workers_per_object)."""
+        rules = self.consensus
+        fixed = rules.policy is PolicyKind.FIXED
+        return ConsensusPolicy(
+            kind=rules.policy,
+            method=rules.method,
+            initial_answers=self.workers_per_object if fixed else rules.initial_answers,
+            max_answers=self.workers_per_object if fixed else rules.max_answers,
+            min_agreeing=rules.min_agreeing,
+            min_margin=rules.min_margin,
+            min_confidence=rules.min_confidence,
+        )
+
+    def gold_uri(self, item: GoldItem, bucket: str) -> str:
+        return f"s3://{bucket}/{item.key}"
 
     @property
     def incoming_prefix(self) -> str:
@@ -194,11 +332,16 @@ def project_schema() -> dict[str, Any]:
 __all__ = [
     "BatchPolicy",
     "Consensus",
-    "ConsensusRule",
+    "ConsensusMethod",
+    "Export",
     "FieldError",
+    "Gold",
+    "GoldItem",
     "InvalidProject",
+    "PolicyKind",
     "Project",
     "ProjectNotFound",
+    "Quality",
     "Task",
     "TimeLimits",
     "Workflow",

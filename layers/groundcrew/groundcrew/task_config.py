@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from groundcrew.consensus import ConsensusPolicy
 from groundcrew.s3_locations import S3Location
-from groundcrew.workflows import ConsensusRule, Workflow
+from groundcrew.workflows import ConsensusMethod, PolicyKind, Workflow
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -35,11 +36,21 @@ class TaskConfig:
     header: str
     short_instructions: str
     full_instructions: str
-    consensus: ConsensusRule
+    consensus: ConsensusPolicy
     workers_per_object: int
+    round: int = 1
+    carried_answers_uri: str | None = None  # earlier rounds' answers of this job's items
 
     @classmethod
-    def for_project(cls, project: Project, batch_id: str) -> TaskConfig:
+    def for_project(
+        cls,
+        project: Project,
+        batch_id: str,
+        *,
+        round_number: int = 1,
+        workers_per_object: int | None = None,
+        carried_answers_uri: str | None = None,
+    ) -> TaskConfig:
         return cls(
             project=project.name,
             batch_id=batch_id,
@@ -48,8 +59,10 @@ class TaskConfig:
             header=project.task.title,
             short_instructions=project.task.instructions,
             full_instructions=project.task.full_instructions or project.task.instructions,
-            consensus=project.consensus.rule,
-            workers_per_object=project.workers_per_object,
+            consensus=project.consensus_policy,
+            workers_per_object=workers_per_object or project.consensus_policy.initial_answers,
+            round=round_number,
+            carried_answers_uri=carried_answers_uri,
         )
 
     def to_json(self) -> bytes:
@@ -66,9 +79,23 @@ class TaskConfig:
             header=str(raw["header"]),
             short_instructions=str(raw["short_instructions"]),
             full_instructions=str(raw["full_instructions"]),
-            consensus=ConsensusRule(raw["consensus"]),
+            consensus=_policy(raw["consensus"]),
             workers_per_object=int(raw["workers_per_object"]),
+            round=int(raw.get("round", 1)),
+            carried_answers_uri=raw.get("carried_answers_uri"),
         )
+
+
+def _policy(raw: dict[str, Any]) -> ConsensusPolicy:
+    return ConsensusPolicy(
+        kind=PolicyKind(raw["kind"]),
+        method=ConsensusMethod(raw["method"]),
+        initial_answers=int(raw["initial_answers"]),
+        max_answers=int(raw["max_answers"]),
+        min_agreeing=int(raw["min_agreeing"]),
+        min_margin=int(raw["min_margin"]),
+        min_confidence=None if raw.get("min_confidence") is None else float(raw["min_confidence"]),
+    )
 
 
 def job_folder(bucket: str, job_name: str) -> S3Location:
@@ -78,6 +105,11 @@ def job_folder(bucket: str, job_name: str) -> S3Location:
 
 def task_config_location(bucket: str, job_name: str) -> S3Location:
     return job_folder(bucket, job_name).child("config", "task-config.json")
+
+
+def worker_priors_location(bucket: str, job_name: str) -> S3Location:
+    """The workers' history when the job was prepared, for the weighted consensus of its consolidation Lambda."""
+    return job_folder(bucket, job_name).child("config", "worker-priors.json")
 
 
 def job_name_from_arn(labeling_job_arn: str) -> str:
