@@ -1,4 +1,4 @@
-"""Prepare step: upload the job's template, label categories and task config; build CreateLabelingJob."""
+"""Prepare step: a round's manifest (with gold), template, label categories and task config; the request."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from groundcrew.labeling_jobs import JobResources
 from groundcrew.pipeline import BatchRef, prepare_job
+from groundcrew.rounds import RoundPlan
+from groundcrew.worker_quality import WorkerQualityStore
 
 logger = Logger()
 s3 = boto3.client("s3")
@@ -22,9 +24,12 @@ resources = JobResources(
     default_workteam_arn=os.environ.get("DEFAULT_WORKTEAM_ARN") or None,
     kms_key_id=os.environ.get("OUTPUT_KMS_KEY_ID") or None,
 )
+workers = WorkerQualityStore(boto3.client("dynamodb"), os.environ["BATCHES_TABLE"])
 
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     poll_seconds = int(os.environ.get("TRACK_INTERVAL_SECONDS", "60"))
-    return prepare_job(s3, BatchRef.model_validate(event["batch"]), resources, poll_seconds)
+    next_round = (event.get("consensus") or {}).get("next_round")
+    plan = RoundPlan.from_dict(next_round) if next_round else None
+    return prepare_job(s3, BatchRef.model_validate(event["batch"]), resources, poll_seconds, plan=plan, workers=workers)

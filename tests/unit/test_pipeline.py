@@ -22,7 +22,6 @@ from groundcrew.events import (
     LabelingJobProgress,
     PreflightFinding,
 )
-from groundcrew.job_output import NothingLabeled
 from groundcrew.labeling_jobs import GroundTruthThrottled, LabelingJobDeadlineExceeded
 
 BUCKET = "groundcrew-data"
@@ -187,7 +186,7 @@ def test_failed_event_lists_the_preflight_errors_and_not_the_warnings(s3: Any, d
     assert (event.stage, event.error) == ("Preflight", "PreflightFailed")
 
 
-def test_completed_event() -> None:
+def test_completed_event_comes_from_the_finalize_step() -> None:
     statistics: dict[str, Any] = {
         "items": 3,
         "labeled": 2,
@@ -198,20 +197,47 @@ def test_completed_event() -> None:
         "answers": 9,
         "mean_seconds_per_item": 12.5,
         "workers": 3,
+        "ties": 1,
+        "rounds": 2,
     }
-    state = {
-        "batch": BATCH,
-        "job": {"name": JOB},
-        "collected": {"output_manifest_uri": OUTPUT, "statistics": statistics},
+    rounds = [
+        {
+            "round": n,
+            "labeling_job_name": f"gc-{BATCH_ID}-r{n}",
+            "status": "Completed",
+            "items": items,
+            "gold_items": 0,
+            "answers_bought": answers,
+            "spend_usd": None,
+            "resolved": resolved,
+        }
+        for n, items, answers, resolved in [(1, 3, 6, 1), (2, 2, 2, 2)]
+    ]
+    final = {
+        "output_manifest_uri": OUTPUT,
+        "labeling_job_names": [JOB, f"gc-{BATCH_ID}-r2"],
+        "statistics": statistics,
+        "consensus": {"policy": "adaptive", "method": "majority", "rounds": rounds, "ties": 1},
+        "cost": {
+            "price_per_task_usd": None,
+            "answers_bought": 8,
+            "gold_answers_bought": 0,
+            "answers_per_item": 2.6667,
+            "spend_usd": None,
+        },
+        "workers": [],
+        "flagged_workers": 0,
+        "export": None,
     }
 
-    assert pipeline.completed_event(state) == LabelingJobCompleted(
-        project="shapes",
-        batch_id=BATCH_ID,
-        labeling_job_name=JOB,
-        output_manifest_uri=OUTPUT,
-        statistics=JobStatistics(**statistics),
-    )
+    event = pipeline.completed_event({"batch": BATCH, "job": {"name": f"gc-{BATCH_ID}-r2"}, "final": final})
+
+    assert isinstance(event, LabelingJobCompleted)
+    assert event.labeling_job_name == f"gc-{BATCH_ID}-r2"
+    assert event.labeling_job_names == [JOB, f"gc-{BATCH_ID}-r2"]
+    assert event.statistics == JobStatistics(**statistics)
+    assert [r.answers_bought for r in event.consensus.rounds] == [6, 2]
+    assert event.model_dump(mode="json")["cost"]["answers_per_item"] == 2.6667
 
 
 # -- track_job --------------------------------------------------------------------------------------------------
@@ -305,22 +331,6 @@ def put_output(s3: Any, lines: list[dict[str, Any]]) -> None:
     )
 
 
-def test_collect_output_refuses_a_job_with_nothing_labeled(s3: Any, data_bucket: str) -> None:
-    put_output(
-        s3,
-        [
-            {"source-ref": "s3://d/a.png", "shapes": label("tie", None, [])},
-            {"source-ref": "s3://d/b.png", "shapes": label("no-valid-answers", None, [])},
-            {"source-ref": "s3://d/c.png"},  # Ground Truth copied it unlabeled
-        ],
-    )
-    with pytest.raises(NothingLabeled) as info:
-        pipeline.collect_output(s3, pipeline.BatchRef.model_validate(BATCH), prepared_job(), OUTPUT)
-    assert str(info.value) == (
-        f"labeling job {JOB} completed with nothing labeled: 3 items, 2 unresolved, 1 failed; see {OUTPUT}"
-    )
-
-
 def test_collect_output_summarizes_labels_and_worker_time(s3: Any, data_bucket: str) -> None:
     put_output(
         s3,
@@ -348,5 +358,7 @@ def test_collect_output_summarizes_labels_and_worker_time(s3: Any, data_bucket: 
             "answers": 3,
             "mean_seconds_per_item": 5.0,
             "workers": 3,
+            "ties": 0,
+            "rounds": 1,
         },
     }

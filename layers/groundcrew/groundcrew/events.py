@@ -76,6 +76,8 @@ class LabelingJobStarted(EventDetail):
     labeling_job_arn: str
     item_count: int
     workers_per_object: int
+    round: int = 1
+    gold_items: int = 0
 
 
 class LabelCounters(BaseModel):
@@ -123,22 +125,113 @@ class JobStatistics(BaseModel):
     answers: int
     mean_seconds_per_item: float | None = Field(description="Mean worker time per item, all workers summed")
     workers: int
+    ties: int = 0
+    rounds: int = 1
+
+
+class RoundSummary(BaseModel):
+    round: int = Field(ge=1)
+    labeling_job_name: str
+    status: str = Field(description="The job's final status (Completed, Failed, Stopped) or the stage that failed")
+    items: int = Field(description="Batch items in the round")
+    gold_items: int = Field(description="Gold items mixed in")
+    answers_bought: int = Field(description="Answers paid for in the round, gold included")
+    spend_usd: float | None = Field(description="answers_bought x price_per_task_usd; null without a price")
+    resolved: int = Field(description="Batch items whose stop rule holds after this round")
+    failure_reason: str | None = None
+    worker_seconds: float | None = Field(default=None, description="Worker time spent in the round, all workers")
+
+
+class LabelingRoundCompleted(EventDetail):
+    """One round of a batch is merged; more rounds follow when items still need answers."""
+
+    DETAIL_TYPE: ClassVar[str] = "Labeling Round Completed"
+    project: str
+    batch_id: str
+    summary: RoundSummary
+    unresolved: int = Field(description="Batch items still without a consensus label")
+    next_round_items: int = Field(description="Items sent to the next round (0 = no more rounds)")
+    next_round_workers_per_object: int | None
+
+
+class UnresolvedItem(BaseModel):
+    item: str = Field(description="source-ref (or text) of the item")
+    status: str = Field(description="tie, unresolved or no-valid-answers")
+    reason: str
+    votes: dict[str, int]
+
+
+class WorkerQuality(BaseModel):
+    worker_id: str
+    answers: int = Field(description="Answers in this batch (gold excluded)")
+    agreement: float | None = Field(description="Share of this batch's answers that matched the consensus label")
+    gold_answers: int
+    gold_accuracy: float | None = Field(description="Share of this batch's gold answers that were right")
+    estimated_accuracy: float | None = Field(description="Dawid-Skene estimate in this batch (weighted method)")
+    history_accuracy: float | None = Field(description="Across all batches of the project, this one included")
+    history_answers: int
+    flagged: bool = Field(description="Below the project's quality.flag_below with enough evidence")
+
+
+class Cost(BaseModel):
+    price_per_task_usd: float | None
+    answers_bought: int = Field(description="Every answer paid for, all rounds, gold included")
+    gold_answers_bought: int
+    answers_per_item: float = Field(description="Answers paid for per batch item (gold excluded)")
+    spend_usd: float | None
+
+
+class ConsensusReport(BaseModel):
+    policy: str
+    method: str
+    rounds: list[RoundSummary]
+    ties: int
+    unresolved_items: list[UnresolvedItem] = Field(default_factory=list, description=f"At most {MAX_LISTED}")
+
+
+class ExportedFiles(BaseModel):
+    files: dict[str, str] = Field(description="File name -> S3 URI")
+    train: int
+    test: int
+    excluded: int
 
 
 class LabelingJobCompleted(EventDetail):
+    """A batch is labeled: every round merged into one output manifest."""
+
     DETAIL_TYPE: ClassVar[str] = "Labeling Job Completed"
     project: str
     batch_id: str
-    labeling_job_name: str
-    output_manifest_uri: str
+    labeling_job_name: str = Field(description="The last round's job")
+    labeling_job_names: list[str] = Field(description="Every round's job, in order")
+    output_manifest_uri: str = Field(description="The merged output manifest: one line per batch item")
     statistics: JobStatistics
+    consensus: ConsensusReport
+    cost: Cost
+    workers: list[WorkerQuality] = Field(description=f"Flagged workers first, at most {MAX_LISTED}")
+    flagged_workers: int
+    export: ExportedFiles | None = None
+
+
+class TrainingDataExported(EventDetail):
+    DETAIL_TYPE: ClassVar[str] = "Training Data Exported"
+    project: str
+    batch_id: str
+    files: dict[str, str] = Field(description="File name (train.jsonl, test.csv, ...) -> S3 URI")
+    train: int
+    test: int
+    excluded: int = Field(description="Items not exported (no consensus label)")
+    excluded_reasons: dict[str, int]
+    classes: dict[str, dict[str, int]] = Field(description="label -> {train: n, test: m}")
 
 
 class LabelingJobFailed(EventDetail):
     DETAIL_TYPE: ClassVar[str] = "Labeling Job Failed"
     project: str
     batch_id: str
-    stage: str = Field(description="State that failed: Preflight, Prepare, Launch, Track, Collect or Publish")
+    stage: str = Field(
+        description="State that failed: Preflight, Prepare, Launch, Track, Collect, Decide, Finalize or Publish"
+    )
     labeling_job_name: str | None = None
     error: str = Field(description="Error type")
     reason: str = Field(description="What went wrong, as specific as the source allows")
@@ -154,7 +247,9 @@ EVENT_MODELS: tuple[type[EventDetail], ...] = (
     LabelingJobStarted,
     LabelingJobProgress,
     AnnotationsConsolidated,
+    LabelingRoundCompleted,
     LabelingJobCompleted,
+    TrainingDataExported,
     LabelingJobFailed,
 )
 MODELS_BY_DETAIL_TYPE = {model.DETAIL_TYPE: model for model in EVENT_MODELS}

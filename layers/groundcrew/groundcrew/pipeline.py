@@ -6,26 +6,50 @@ Each step receives the execution state as plain data and returns what the ASL st
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from pydantic import BaseModel, ConfigDict
 
-from groundcrew import image_classification, job_output, labeling_jobs, manifests, preflight
+from groundcrew import (
+    batch_results,
+    image_classification,
+    job_output,
+    labeling_jobs,
+    manifests,
+    preflight,
+    rounds,
+    training_export,
+    worker_quality,
+)
+from groundcrew.consensus import BatchDecision, ItemDecision, Outcome, WorkerPrior, next_round_workers
+from groundcrew.consolidation import write_worker_priors
 from groundcrew.events import (
     MAX_LISTED,
+    ConsensusReport,
+    Cost,
     EventPublisher,
+    ExportedFiles,
     JobStatistics,
     LabelCounters,
     LabelingJobCompleted,
     LabelingJobFailed,
     LabelingJobProgress,
     LabelingJobStarted,
+    LabelingRoundCompleted,
     PreflightFinding,
+    RoundSummary,
+    TrainingDataExported,
+    UnresolvedItem,
+    WorkerQuality,
 )
-from groundcrew.projects import load_project
+from groundcrew.projects import Project, load_project
 from groundcrew.s3_locations import S3Location
 from groundcrew.task_config import TaskConfig, job_folder, write_task_config
+from groundcrew.worker_quality import WorkerQualityStore
+from groundcrew.workflows import ConsensusMethod
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -50,6 +74,13 @@ class PreparedJob(BaseModel):
     label_attribute_name: str
     deadline: int  # epoch seconds
     poll_seconds: int
+    round: int = 1
+    item_count: int = 0  # batch items in the round
+    gold_items: int = 0
+
+    @property
+    def manifest_uri(self) -> str:
+        return str(self.request["InputConfig"]["DataSource"]["S3DataSource"]["ManifestS3Uri"])
 
 
 def object_size_reader(s3: S3Client) -> Any:
@@ -73,25 +104,53 @@ def run_preflight(s3: S3Client, batch: BatchRef) -> dict[str, Any]:
 
 
 def prepare_job(
-    s3: S3Client, batch: BatchRef, resources: labeling_jobs.JobResources, poll_seconds: int, now: float | None = None
+    s3: S3Client,
+    batch: BatchRef,
+    resources: labeling_jobs.JobResources,
+    poll_seconds: int,
+    *,
+    plan: rounds.RoundPlan | None = None,
+    workers: WorkerQualityStore | None = None,
+    now: float | None = None,
 ) -> dict[str, Any]:
-    """Upload the worker template, label categories and task config; build the CreateLabelingJob request."""
+    """Upload the worker template, label categories and task config; build the round's CreateLabelingJob request.
+
+    Round 1 (no `plan`) labels the whole batch; later rounds label what the Decide step planned. Gold items are
+    mixed into every round at the project's rate.
+    """
     project = load_project(s3, batch.bucket, batch.project)
-    name = labeling_jobs.job_name(batch.batch_id)
+    policy = project.consensus_policy
+    plan = plan or rounds.RoundPlan(1, batch.manifest_uri, batch.item_count, policy.initial_answers)
+    name = labeling_jobs.job_name(batch.batch_id, plan.number)
     config_folder = job_folder(batch.bucket, name).child("config")
     template = config_folder.child("ui-template.liquid.html")
     categories = config_folder.child("label-categories.json")
     _put(s3, template, image_classification.ui_template().encode(), "text/html")
     _put(s3, categories, orjson.dumps(labeling_jobs.label_categories_document(project)), "application/json")
-    write_task_config(s3, batch.bucket, name, TaskConfig.for_project(project, batch.batch_id))
+    manifest_uri, gold_items = _round_manifest(s3, batch, project, plan)
+    write_task_config(
+        s3,
+        batch.bucket,
+        name,
+        TaskConfig.for_project(
+            project,
+            batch.batch_id,
+            round_number=plan.number,
+            workers_per_object=plan.workers_per_object,
+            carried_answers_uri=plan.carried_answers_uri,
+        ),
+    )
+    if workers is not None and policy.method is ConsensusMethod.DAWID_SKENE:
+        write_worker_priors(s3, batch.bucket, name, worker_quality.priors(workers.history(project.name).values()))
     request = labeling_jobs.create_request(
         project,
         name=name,
-        manifest_uri=batch.manifest_uri,
+        manifest_uri=manifest_uri,
         template=template,
         label_categories=categories,
         resources=resources,
         batch_id=batch.batch_id,
+        workers_per_object=plan.workers_per_object,
     )
     started = now if now is not None else time.time()
     return PreparedJob(
@@ -100,7 +159,28 @@ def prepare_job(
         label_attribute_name=project.attribute_name,
         deadline=int(started + project.time_limits.job_deadline_hours * 3600),
         poll_seconds=poll_seconds,
+        round=plan.number,
+        item_count=plan.item_count,
+        gold_items=gold_items,
     ).model_dump()
+
+
+def _round_manifest(s3: S3Client, batch: BatchRef, project: Project, plan: rounds.RoundPlan) -> tuple[str, int]:
+    """The job's manifest: the round's items plus gold; the batch's own manifest when there is no gold."""
+    gold_pool = [rounds.GoldLine(project.gold_uri(g, batch.bucket), g.label) for g in project.quality.gold.items]
+    chosen = rounds.choose_gold(
+        gold_pool, project.quality.gold.rate, plan.item_count, seed=f"{batch.batch_id}:r{plan.number}"
+    )
+    exists = object_size_reader(s3)
+    # A gold object that is gone would fail in the job; leave it out rather than lose the round.
+    chosen = [g for g in chosen if exists(S3Location.parse(g.uri)) is not None]
+    if not chosen:
+        return plan.manifest_uri, 0
+    location = rounds.round_folder(batch.bucket, batch.project, batch.batch_id, plan.number).child("job.manifest")
+    written: list[rounds.GoldLine] = []
+    lines = manifests.read_manifest(s3, S3Location.parse(plan.manifest_uri))
+    manifests.write_manifest(s3, location, rounds.round_manifest_lines(lines, None, chosen, written))
+    return location.uri, len(written)
 
 
 def _put(s3: S3Client, location: S3Location, body: bytes, content_type: str) -> None:
@@ -119,8 +199,10 @@ def launch_job(
             batch_id=batch.batch_id,
             labeling_job_name=job.name,
             labeling_job_arn=arn,
-            item_count=batch.item_count,
+            item_count=job.item_count or batch.item_count,
             workers_per_object=job.request["HumanTaskConfig"]["NumberOfHumanWorkersPerDataObject"],
+            round=job.round,
+            gold_items=job.gold_items,
         ),
         resources=[arn],
     )
@@ -162,27 +244,340 @@ def track_job(
 
 
 def collect_output(s3: S3Client, batch: BatchRef, job: PreparedJob, output_manifest_uri: str) -> dict[str, Any]:
+    """One round's statistics (the batch's labels are decided after every round, by the Decide step)."""
     location = S3Location.parse(output_manifest_uri)
     totals = job_output.summarize_output(manifests.read_manifest(s3, location), job.label_attribute_name)
     seconds = job_output.worker_seconds_per_item(s3, batch.bucket, job.name)
-    stats = job_output.statistics(totals, seconds)
-    if stats.labeled == 0:
-        raise job_output.NothingLabeled(
-            f"labeling job {job.name} completed with nothing labeled: {stats.items} items, "
-            f"{stats.unresolved} unresolved, {stats.failed} failed; see {output_manifest_uri}"
+    return {
+        "output_manifest_uri": output_manifest_uri,
+        "statistics": job_output.statistics(totals, seconds).model_dump(),
+    }
+
+
+def _round_item_keys(s3: S3Client, manifest: str) -> set[str]:
+    """The batch items of a round's job manifest (gold lines are not batch items)."""
+    keys: set[str] = set()
+    for line in manifests.read_manifest(s3, S3Location.parse(manifest)):
+        key = rounds.item_key(line.data)
+        if key is not None and not line.data.get(rounds.GOLD_ATTRIBUTE):
+            keys.add(key)
+    return keys
+
+
+def decide_round(
+    s3: S3Client,
+    workers: WorkerQualityStore,
+    publisher: EventPublisher,
+    state: dict[str, Any],
+    *,
+    round_failed: bool = False,
+) -> dict[str, Any]:
+    """Merge the round's answers into the batch's ledger and plan the next round, if any item needs one.
+
+    A round whose job (or one of its steps) failed adds no answers: its items keep what earlier rounds gave
+    them, carry the failure as their reason, and no further round runs.
+    """
+    batch = BatchRef.model_validate(state["batch"])
+    job = PreparedJob.model_validate(state["job"])
+    previous = state.get("consensus") or {}
+    project = load_project(s3, batch.bucket, batch.project)
+    policy = project.consensus_policy
+    planned = previous.get("next_round")
+    # A round can fail before its Prepare step stored the new job; the plan says which round it was.
+    number = int(planned["number"]) if round_failed and planned else job.round
+    name = labeling_jobs.job_name(batch.batch_id, number)
+    manifest = job.manifest_uri if job.round == number else str(planned["manifest_uri"]) if planned else ""
+    gold_items = job.gold_items if job.round == number else 0
+    ledger = rounds.read_ledger(s3, S3Location.parse(previous["ledger_uri"])) if number > 1 and previous else {}
+    round_items = _round_item_keys(s3, manifest)
+    status = (state.get("tracking") or {}).get("status") or "Completed"
+    failure_reason: str | None = None
+    if round_failed:
+        error = state.get("error") or {}
+        failure_reason = _cause_message(error.get("Cause")) or str(error.get("Error") or "unknown error")
+        status = _failed_round_status(state)
+        rounds.mark_round_failed(ledger, number, round_items, f"{name}: {failure_reason}")
+    else:
+        output = S3Location.parse(state["collected"]["output_manifest_uri"])
+        results = rounds.round_answers(manifests.read_manifest(s3, output), job.label_attribute_name, number)
+        rounds.merge_round(ledger, number, round_items, results)
+    ledger_location = rounds.ledger_location(batch.bucket, batch.project, batch.batch_id, number)
+    rounds.write_ledger(s3, ledger_location, ledger)
+
+    priors = _priors(workers, project) if policy.method is ConsensusMethod.DAWID_SKENE else None
+    decision = batch_results.batch_decision(ledger, tuple(project.labels), policy, priors)
+    wanting = {key for key, verdict in decision.items.items() if batch_results.wants_more(verdict)}
+    resolved = sum(1 for verdict in decision.items.values() if verdict.outcome is Outcome.CONSOLIDATED)
+    rounds_left = not round_failed and number < project.consensus.max_rounds
+    plan: rounds.RoundPlan | None = None
+    if wanting and rounds_left:
+        plan = _plan_next_round(s3, batch, number + 1, wanting, ledger, min(9, max(1, next_round_workers(decision))))
+
+    cost = batch_results.spend(ledger.values(), project.workforce.price_per_task_usd, number)
+    collected = {} if round_failed else (state.get("collected") or {}).get("statistics") or {}
+    seconds = collected.get("mean_seconds_per_item")
+    summary = RoundSummary(
+        round=number,
+        labeling_job_name=name,
+        status=status,
+        items=len(round_items),
+        gold_items=gold_items,
+        answers_bought=cost.answers_bought,
+        spend_usd=_usd(cost.spend_usd),
+        resolved=resolved,
+        failure_reason=failure_reason,
+        worker_seconds=round(seconds * (len(round_items) + gold_items), 2) if seconds is not None else None,
+    )
+    publisher.publish(
+        LabelingRoundCompleted(
+            project=batch.project,
+            batch_id=batch.batch_id,
+            summary=summary,
+            unresolved=len(decision.items) - resolved,
+            next_round_items=plan.item_count if plan else 0,
+            next_round_workers_per_object=plan.workers_per_object if plan else None,
         )
-    return {"output_manifest_uri": output_manifest_uri, "statistics": stats.model_dump()}
+    )
+    return {
+        "done": plan is None,
+        "ledger_uri": ledger_location.uri,
+        "rounds": [*previous.get("rounds", []), summary.model_dump(mode="json")],
+        "next_round": plan.to_dict() if plan else None,
+    }
+
+
+def _failed_round_status(state: dict[str, Any]) -> str:
+    """The job's own end (Failed, Stopped) when Ground Truth ended it, else what broke and where."""
+    error = str((state.get("error") or {}).get("Error") or "")
+    if error in {"LabelingJobFailed", "LabelingJobStopped"}:
+        return error.removeprefix("LabelingJob")
+    if error == "NothingLabeled":
+        return "NothingLabeled"
+    return f"{error or 'error'} in {state.get('failed_stage') or 'an unknown stage'}"
+
+
+def _priors(workers: WorkerQualityStore, project: Project) -> dict[str, WorkerPrior]:
+    return worker_quality.priors(workers.history(project.name).values())
+
+
+def _plan_next_round(
+    s3: S3Client,
+    batch: BatchRef,
+    number: int,
+    keys: set[str],
+    ledger: dict[str, rounds.LedgerEntry],
+    workers_per_object: int,
+) -> rounds.RoundPlan:
+    folder = rounds.round_folder(batch.bucket, batch.project, batch.batch_id, number)
+    manifest = folder.child("input.manifest")
+    carried = folder.child("carried-answers.json")
+    lines = manifests.read_manifest(s3, S3Location.parse(batch.manifest_uri))
+    count = manifests.write_manifest(s3, manifest, rounds.round_manifest_lines(lines, keys, (), []))
+    rounds.write_carried_answers(s3, carried, ledger, keys)
+    return rounds.RoundPlan(number, manifest.uri, count, workers_per_object, carried.uri)
+
+
+def _usd(amount: float | None) -> float | None:
+    return None if amount is None else round(amount, 4)
+
+
+def finalize_batch(
+    s3: S3Client,
+    workers: WorkerQualityStore,
+    publisher: EventPublisher,
+    state: dict[str, Any],
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Merge every round into the output manifest, score the workers, export training data, sum up the cost."""
+    batch = BatchRef.model_validate(state["batch"])
+    consensus_state = state["consensus"]
+    project = load_project(s3, batch.bucket, batch.project)
+    policy = project.consensus_policy
+    labels = tuple(project.labels)
+    ledger = rounds.read_ledger(s3, S3Location.parse(consensus_state["ledger_uri"]))
+    round_summaries = [RoundSummary.model_validate(r) for r in consensus_state["rounds"]]
+    job_names = [r.labeling_job_name for r in round_summaries]
+    priors = _priors(workers, project) if policy.method is ConsensusMethod.DAWID_SKENE else None
+    decision = batch_results.batch_decision(ledger, labels, policy, priors)
+
+    created = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    output = rounds.output_manifest_location(batch.bucket, batch.project, batch.batch_id)
+    attribute = project.attribute_name
+    values: dict[str, dict[str, Any]] = {}
+
+    def merged_lines() -> Iterator[dict[str, Any]]:
+        for line in manifests.read_manifest(s3, S3Location.parse(batch.manifest_uri)):
+            key = rounds.item_key(line.data)
+            entry = ledger.get(key) if key is not None else None
+            verdict = decision.items.get(key) if key is not None else None
+            if entry is None or verdict is None:
+                entry = rounds.LedgerEntry(key or f"line {line.number}", notes=["the item was never labeled"])
+                verdict = _no_answers()
+            value = batch_results.output_value(verdict, entry, labels, project.consensus.max_rounds)
+            values[entry.key] = value
+            yield {
+                **line.data,
+                attribute: value,
+                f"{attribute}-metadata": batch_results.output_metadata(value, job_names, created, policy),
+            }
+
+    manifests.write_manifest(s3, output, merged_lines())
+
+    gold_labels = {project.gold_uri(g, batch.bucket): g.label for g in project.quality.gold.items}
+    tallies = batch_results.worker_tallies(ledger, decision, gold_labels)
+    workers.record_batch(project.name, batch.batch_id, tallies)
+    history = workers.history(project.name)
+    quality = _worker_quality(tallies, decision, history, project)
+
+    statistics = _batch_statistics(values, round_summaries, ledger)
+    if statistics.labeled == 0:
+        raise job_output.NothingLabeled(
+            f"batch {batch.batch_id} ended with nothing labeled: {statistics.items} items, "
+            f"{statistics.unresolved} unresolved, {statistics.failed} without a valid answer; see {output.uri}"
+        )
+    cost = batch_results.spend(ledger.values(), project.workforce.price_per_task_usd)
+    exported = _export(s3, publisher, batch, project, output) if project.export is not None else None
+    unresolved = [
+        UnresolvedItem(item=key, status=value["status"], reason=str(value.get("reason")), votes=value["votes"])
+        for key, value in values.items()
+        if value["status"] != Outcome.CONSOLIDATED.value
+    ]
+    return {
+        "output_manifest_uri": output.uri,
+        "labeling_job_names": job_names,
+        "statistics": statistics.model_dump(mode="json"),
+        "consensus": ConsensusReport(
+            policy=policy.kind.value,
+            method=policy.method.value,
+            rounds=round_summaries,
+            ties=statistics.ties,
+            unresolved_items=unresolved[:MAX_LISTED],
+        ).model_dump(mode="json"),
+        "cost": Cost(
+            price_per_task_usd=(
+                float(project.workforce.price_per_task_usd)
+                if project.workforce.price_per_task_usd is not None
+                else None
+            ),
+            answers_bought=cost.answers_bought,
+            gold_answers_bought=cost.gold_answers_bought,
+            answers_per_item=round(cost.item_answers_bought / statistics.items, 4) if statistics.items else 0.0,
+            spend_usd=_usd(cost.spend_usd),
+        ).model_dump(mode="json"),
+        "workers": [w.model_dump(mode="json") for w in quality[:MAX_LISTED]],
+        "flagged_workers": sum(1 for w in quality if w.flagged),
+        "export": exported.model_dump(mode="json") if exported else None,
+    }
+
+
+def _no_answers() -> ItemDecision:
+    return ItemDecision(
+        outcome=Outcome.NO_VALID_ANSWERS,
+        label=None,
+        confidence=0.0,
+        agreement=0.0,
+        votes={},
+        more_answers=0,
+        reason="no valid answer",
+    )
+
+
+def _worker_quality(
+    tallies: dict[str, worker_quality.WorkerTally],
+    decision: BatchDecision,
+    history: dict[str, worker_quality.WorkerHistory],
+    project: Project,
+) -> list[WorkerQuality]:
+    reports = []
+    for worker_id, tally in tallies.items():
+        record = history.get(worker_id)
+        estimate = decision.workers.get(worker_id)
+        reports.append(
+            WorkerQuality(
+                worker_id=worker_id,
+                answers=tally.answers,
+                agreement=round(tally.agreed / tally.compared, 4) if tally.compared else None,
+                gold_answers=tally.gold_answers,
+                gold_accuracy=round(tally.gold_correct / tally.gold_answers, 4) if tally.gold_answers else None,
+                estimated_accuracy=estimate.accuracy if estimate is not None else None,
+                history_accuracy=record.accuracy if record else None,
+                history_answers=record.answers if record else tally.answers,
+                flagged=bool(record and record.flagged(project.quality.flag_below, project.quality.min_evidence)),
+            )
+        )
+    # Flagged first, then the least accurate: the list in the event is capped.
+    reports.sort(key=lambda w: (not w.flagged, w.history_accuracy if w.history_accuracy is not None else 2.0))
+    return reports
+
+
+def _batch_statistics(
+    values: dict[str, dict[str, Any]], summaries: list[RoundSummary], ledger: dict[str, rounds.LedgerEntry]
+) -> JobStatistics:
+    statuses = [value["status"] for value in values.values()]
+    labeled = statuses.count(Outcome.CONSOLIDATED.value)
+    confidences = [v["confidence"] for v in values.values() if v["status"] == Outcome.CONSOLIDATED.value]
+    seconds = [r.worker_seconds for r in summaries if r.worker_seconds is not None]
+    objects = sum(r.items + r.gold_items for r in summaries)
+    answer_count = sum(len(e.answers) for e in ledger.values() if not e.gold)
+    workers = {str(a["worker_id"]) for e in ledger.values() for a in e.answers}
+    return JobStatistics(
+        items=len(values),
+        labeled=labeled,
+        unresolved=statuses.count("unresolved") + statuses.count(Outcome.TIE.value),
+        failed=statuses.count(Outcome.NO_VALID_ANSWERS.value),
+        mean_agreement=round(sum(confidences) / len(confidences), 4) if confidences else None,
+        unanimous=sum(1 for v in values.values() if v["status"] == "consolidated" and len(v["votes"]) == 1),
+        answers=answer_count,
+        mean_seconds_per_item=round(sum(seconds) / objects, 2) if seconds and objects else None,
+        workers=len(workers),
+        ties=statuses.count(Outcome.TIE.value),
+        rounds=len(summaries),
+    )
+
+
+def _export(
+    s3: S3Client, publisher: EventPublisher, batch: BatchRef, project: Project, output: S3Location
+) -> ExportedFiles:
+    options = project.export
+    assert options is not None
+    result = training_export.export_training_data(
+        s3,
+        lambda: manifests.read_manifest(s3, output),
+        project.attribute_name,
+        tuple(project.labels),
+        S3Location(batch.bucket, f"exports/{batch.project}/{batch.batch_id}"),
+        training_export.ExportOptions(test_ratio=options.test_ratio, seed=options.seed, formats=tuple(options.formats)),
+    )
+    publisher.publish(
+        TrainingDataExported(
+            project=batch.project,
+            batch_id=batch.batch_id,
+            files=result.files,
+            train=result.train,
+            test=result.test,
+            excluded=result.excluded,
+            excluded_reasons=result.excluded_reasons,
+            classes=result.classes,
+        )
+    )
+    return ExportedFiles(files=result.files, train=result.train, test=result.test, excluded=result.excluded)
 
 
 def completed_event(state: dict[str, Any]) -> LabelingJobCompleted:
     batch = BatchRef.model_validate(state["batch"])
-    collected = state["collected"]
+    final = state["final"]
     return LabelingJobCompleted(
         project=batch.project,
         batch_id=batch.batch_id,
-        labeling_job_name=state["job"]["name"],
-        output_manifest_uri=collected["output_manifest_uri"],
-        statistics=JobStatistics.model_validate(collected["statistics"]),
+        labeling_job_name=final["labeling_job_names"][-1],
+        labeling_job_names=final["labeling_job_names"],
+        output_manifest_uri=final["output_manifest_uri"],
+        statistics=JobStatistics.model_validate(final["statistics"]),
+        consensus=ConsensusReport.model_validate(final["consensus"]),
+        cost=Cost.model_validate(final["cost"]),
+        workers=[WorkerQuality.model_validate(w) for w in final["workers"]],
+        flagged_workers=final["flagged_workers"],
+        export=ExportedFiles.model_validate(final["export"]) if final.get("export") else None,
     )
 
 

@@ -1,0 +1,34 @@
+"""Decide step: merge a round's answers into the batch's ledger; plan a follow-up round for what needs one."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from groundcrew.events import EventPublisher
+from groundcrew.pipeline import decide_round
+from groundcrew.worker_quality import WorkerQualityStore
+
+logger = Logger()
+s3 = boto3.client("s3")
+workers = WorkerQualityStore(boto3.client("dynamodb"), os.environ["BATCHES_TABLE"])
+publisher = EventPublisher(boto3.client("events"), os.environ["EVENT_BUS_NAME"])
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    result = decide_round(s3, workers, publisher, event["state"], round_failed=bool(event.get("round_failed")))
+    next_round = result["next_round"]
+    logger.info(
+        "round decided",
+        extra={
+            "batch_id": event["state"]["batch"]["batch_id"],
+            "round": result["rounds"][-1]["round"],
+            "next_round_items": next_round["item_count"] if next_round else 0,
+        },
+    )
+    return result

@@ -1,0 +1,35 @@
+"""Finalize step: the merged output manifest, worker quality, cost and the training export of a batch."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from groundcrew.events import EventPublisher
+from groundcrew.pipeline import finalize_batch
+from groundcrew.worker_quality import WorkerQualityStore
+
+logger = Logger()
+s3 = boto3.client("s3")
+workers = WorkerQualityStore(boto3.client("dynamodb"), os.environ["BATCHES_TABLE"])
+publisher = EventPublisher(boto3.client("events"), os.environ["EVENT_BUS_NAME"])
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    result = finalize_batch(s3, workers, publisher, event)
+    statistics = result["statistics"]
+    logger.info(
+        "batch finalized",
+        extra={
+            "batch_id": event["batch"]["batch_id"],
+            "labeled": statistics["labeled"],
+            "unresolved": statistics["unresolved"],
+            "rounds": statistics["rounds"],
+        },
+    )
+    return result
