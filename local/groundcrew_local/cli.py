@@ -1,4 +1,4 @@
-"""The `groundcrew` command: the local demo and in-process function invocation."""
+"""The `groundcrew` command: the local demo, in-process function invocation and offline simulations."""
 
 from __future__ import annotations
 
@@ -50,6 +50,92 @@ def _invoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def _simulate_consensus(args: argparse.Namespace) -> int:
+    from groundcrew.consensus import ConsensusPolicy
+    from groundcrew.workflows import ConsensusMethod, PolicyKind
+    from groundcrew_local.simulation import (
+        BASELINE,
+        DEFAULT_MAX_ROUNDS,
+        Population,
+        format_report,
+        project_policy,
+        simulate,
+    )
+
+    # Precedence: ConsensusPolicy's defaults, then the project document, then the flags given.
+    try:
+        fields, max_rounds = project_policy(Path(args.project)) if args.project else ({}, None)
+    except (OSError, ValueError) as error:
+        print(f"groundcrew simulate consensus: {error}", file=sys.stderr)
+        return 2
+    flags = {
+        "kind": PolicyKind(args.policy) if args.policy else None,
+        "method": ConsensusMethod(args.method) if args.method else None,
+        "initial_answers": args.initial_answers,
+        "max_answers": args.max_answers,
+        "min_agreeing": args.min_agreeing,
+        "min_margin": args.min_margin,
+        "min_confidence": args.min_confidence,
+    }
+    fields |= {name: value for name, value in flags.items() if value is not None}
+    if fields.get("kind") is PolicyKind.FIXED:
+        # A fixed policy's N is initial_answers, as workers_per_object is in a project (3 when not given).
+        fields.setdefault("initial_answers", BASELINE.initial_answers)
+        fields["max_answers"] = fields["initial_answers"]
+    rounds = args.max_rounds if args.max_rounds is not None else max_rounds or DEFAULT_MAX_ROUNDS
+    try:
+        if rounds < 1:
+            raise ValueError(f"--max-rounds must be at least 1, got {rounds}")
+        policy = ConsensusPolicy(**fields)
+        population = Population(
+            items=args.items,
+            classes=args.classes,
+            workers=args.workers,
+            accuracy=args.accuracy,
+            spread=args.spread,
+            spammers=args.spammers,
+            seed=args.seed,
+        )
+    except ValueError as error:
+        print(f"groundcrew simulate consensus: {error}", file=sys.stderr)
+        return 2
+    comparison = simulate(population, policy, max_rounds=rounds, price_usd=args.price)
+    print(json.dumps(comparison.as_json()) if args.json else format_report(comparison))
+    return 0
+
+
+def _add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    simulate = commands.add_parser("simulate", help="offline simulations of the pipeline's decisions (no AWS)")
+    kinds = simulate.add_subparsers(dest="simulation", required=True)
+    consensus = kinds.add_parser(
+        "consensus",
+        help="a consensus policy against fixed-3 majority on a seeded simulated crowd",
+        description="Runs the policy's rounds with the pipeline's own decide() on a simulated crowd, and fixed-3 "
+        "majority on the same crowd. Policy flags default to ConsensusPolicy's defaults, or to --project's.",
+    )
+    crowd = consensus.add_argument_group("crowd")
+    crowd.add_argument("--items", type=int, default=2000, help="items to label (default: 2000)")
+    crowd.add_argument("--classes", type=int, default=2, help="labels per item (default: 2)")
+    crowd.add_argument("--workers", type=int, default=40, help="workers in the crowd (default: 40)")
+    crowd.add_argument("--accuracy", type=float, default=0.9, help="mean accuracy of non-spammers (default: 0.9)")
+    crowd.add_argument("--spread", type=float, default=0.05, help="sd of worker accuracy (default: 0.05)")
+    crowd.add_argument("--spammers", type=float, default=0.05, help="share answering at random (default: 0.05)")
+    crowd.add_argument("--seed", type=int, default=7, help="seed of the crowd and the answers (default: 7)")
+    crowd.add_argument("--price", type=float, default=0.012, help="USD per answer (default: 0.012)")
+    policy = consensus.add_argument_group("policy (defaults: ConsensusPolicy's, or --project's)")
+    policy.add_argument("--project", metavar="FILE.yaml", help="take the policy from a project document")
+    policy.add_argument("--policy", choices=["fixed", "adaptive"])
+    policy.add_argument("--method", choices=["majority", "dawid-skene"])
+    policy.add_argument("--initial-answers", type=int, help="answers per item in round 1 (fixed: every item's N)")
+    policy.add_argument("--max-answers", type=int)
+    policy.add_argument("--min-agreeing", type=int)
+    policy.add_argument("--min-margin", type=int)
+    policy.add_argument("--min-confidence", type=float)
+    policy.add_argument("--max-rounds", type=int, help="labeling jobs at most (default: 5)")
+    consensus.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    consensus.set_defaults(run=_simulate_consensus)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="groundcrew", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -64,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     invoke.add_argument("--no-seed", action="store_true", help="skip seeding the sample project, images and job")
     invoke.add_argument("--show-events", action="store_true", help="print the events put on the bus to stderr")
     invoke.set_defaults(run=_invoke)
+    _add_simulate(commands)
     args = parser.parse_args(argv)
     return int(args.run(args))
 
