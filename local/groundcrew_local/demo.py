@@ -13,6 +13,7 @@ from groundcrew_local.environment import (
     LocalEnvironment,
     local_environment,
     sample_answer_key,
+    sample_gold_images,
     sample_images,
     sample_project_document,
 )
@@ -40,6 +41,13 @@ def _run(env: LocalEnvironment, out_dir: Path, stream: TextIO) -> DemoResult:
     print(f"groundcrew demo: local stack up (bucket {bucket}, bus {env.event_bus})", file=stream)
     s3.put_object(Bucket=bucket, Key=f"projects/{PROJECT}.yaml", Body=sample_project_document())
     print(f"  project document      s3://{bucket}/projects/{PROJECT}.yaml", file=stream)
+    gold = sample_gold_images()
+    for path in gold:
+        s3.put_object(Bucket=bucket, Key=f"gold/{PROJECT}/{path.name}", Body=path.read_bytes())
+    print(
+        f"  gold items            {len(gold)} images with known answers under s3://{bucket}/gold/{PROJECT}/",
+        file=stream,
+    )
     for path in images:
         s3.put_object(Bucket=bucket, Key=f"incoming/{PROJECT}/{path.name}", Body=path.read_bytes())
     print(f"  dropped               {len(images)} files under s3://{bucket}/incoming/{PROJECT}/", file=stream)
@@ -135,9 +143,10 @@ def timeline(events: list[dict[str, Any]]) -> list[str]:
             lines.append(f"{'batch sealed':<24}{d['batch_id']} ({d['reason']}, {d['item_count']} items)")
             lines.append(f"{'manifest written':<24}{d['manifest_uri']}")
         elif kind == "Labeling Job Started":
+            gold = f" + {d['gold_items']} gold" if d.get("gold_items") else ""
             lines.append(
-                f"{'labeling job created':<24}{d['labeling_job_name']} "
-                f"({d['item_count']} items x {d['workers_per_object']} workers)"
+                f"{'labeling job created':<24}{d['labeling_job_name']} (round {d.get('round', 1)}: "
+                f"{d['item_count']} items{gold} x {d['workers_per_object']} workers)"
             )
         elif kind == "Labeling Job Progress":
             c = d["label_counters"]
@@ -151,9 +160,28 @@ def timeline(events: list[dict[str, Any]]) -> list[str]:
                 f"{d['rejected_answers']} answers rejected"
             )
             lines.extend(f"{'':<24}  object {f['dataset_object_id']}: {f['reason']}" for f in d["failures"])
+        elif kind == "Labeling Round Completed":
+            r = d["summary"]
+            spend = f", ${r['spend_usd']:.3f}" if r["spend_usd"] is not None else ""
+            follow_up = (
+                f"; round {r['round'] + 1} for {d['next_round_items']} items x {d['next_round_workers_per_object']}"
+                if d["next_round_items"]
+                else "; no further round"
+            )
+            lines.append(
+                f"{'round completed':<24}round {r['round']} ({r['status']}): {r['answers_bought']} answers{spend}, "
+                f"{r['resolved']} resolved, {d['unresolved']} unresolved{follow_up}"
+            )
+        elif kind == "Training Data Exported":
+            lines.append(
+                f"{'training data exported':<24}{d['train']} train, {d['test']} test, {d['excluded']} excluded"
+            )
         elif kind == "Labeling Job Completed":
             s = d["statistics"]
-            lines.append(f"{'job completed':<24}{d['labeling_job_name']}: {s['labeled']}/{s['items']} labeled")
+            lines.append(
+                f"{'batch completed':<24}{', '.join(d['labeling_job_names'])}: {s['labeled']}/{s['items']} labeled "
+                f"in {s['rounds']} round(s)"
+            )
         elif kind == "Labeling Job Failed":
             lines.append(f"{'job failed':<24}[{d['stage']}] {d['error']}: {d['reason']}")
         else:
@@ -164,17 +192,44 @@ def timeline(events: list[dict[str, Any]]) -> list[str]:
 
 def summary(detail: dict[str, Any], run_dir: Path, accuracy: tuple[int, int] | None) -> list[str]:
     s = detail["statistics"]
+    cost = detail["cost"]
     agreement = f"{s['mean_agreement']:.2f}" if s["mean_agreement"] is not None else "n/a"
     seconds = f"{s['mean_seconds_per_item']:.1f}" if s["mean_seconds_per_item"] is not None else "n/a"
+    spend = f"${cost['spend_usd']:.3f}" if cost["spend_usd"] is not None else "n/a (no price_per_task_usd)"
     lines = [
         f"{'items':<22}{s['items']}",
-        f"{'labeled':<22}{s['labeled']} ({s['unresolved']} unresolved, {s['failed']} failed)",
-        f"{'agreement':<22}{agreement} mean share of workers agreeing with the label; {s['unanimous']} unanimous",
-        f"{'answers':<22}{s['answers']} from {s['workers']} workers",
+        f"{'labeled':<22}{s['labeled']} ({s['unresolved']} unresolved, {s['ties']} ties, {s['failed']} failed)",
+        f"{'confidence':<22}{agreement} mean share of workers agreeing with the label; {s['unanimous']} unanimous",
+        f"{'rounds':<22}{s['rounds']} ({detail['consensus']['policy']} policy, {detail['consensus']['method']})",
+        f"{'answers per item':<22}{cost['answers_per_item']:.2f} "
+        f"({cost['answers_bought']} answers bought, {cost['gold_answers_bought']} of them on gold items)",
+        f"{'spend':<22}{spend}"
+        + (f" at ${cost['price_per_task_usd']:.3f} per answer" if cost["price_per_task_usd"] is not None else ""),
         f"{'mean seconds per item':<22}{seconds} (worker time, all workers of an item summed)",
     ]
+    for r in detail["consensus"]["rounds"]:
+        r_spend = f"${r['spend_usd']:.3f}" if r["spend_usd"] is not None else "n/a"
+        lines.append(
+            f"{'  round ' + str(r['round']):<22}{r['items']} items + {r['gold_items']} gold, "
+            f"{r['answers_bought']} answers, {r_spend}, {r['resolved']} resolved after it ({r['status']})"
+        )
+    lines.extend(
+        f"{'  unresolved':<22}{u['item'].rsplit('/', 1)[-1]}: {u['reason']}"
+        for u in detail["consensus"]["unresolved_items"]
+    )
+    lines.append(f"{'workers':<22}{s['workers']} ({detail['flagged_workers']} flagged)")
+    for w in detail["workers"]:
+        agree = f"{w['agreement']:.2f}" if w["agreement"] is not None else "n/a"
+        gold = f"{w['gold_accuracy']:.2f} of {w['gold_answers']}" if w["gold_accuracy"] is not None else "n/a"
+        lines.append(
+            f"{'  ' + w['worker_id'][-24:]:<22}{w['answers']} answers, agreement {agree}, gold {gold}"
+            + ("  FLAGGED" if w["flagged"] else "")
+        )
     if accuracy is not None:
         lines.append(f"{'vs answer key':<22}{accuracy[0]}/{accuracy[1]} consolidated labels correct")
+    if detail.get("export"):
+        files = detail["export"]["files"]
+        lines.append(f"{'training export':<22}{', '.join(sorted(files.values()))}")
     lines += [
         f"{'output manifest':<22}{detail['output_manifest_uri']}",
         f"{'local copies':<22}{run_dir / 'input.manifest'}, {run_dir / 'output.manifest'}, {run_dir / 'events.jsonl'}",

@@ -164,5 +164,10 @@ def sample_images() -> list[Path]:
     return sorted((SAMPLE_DATA / "shapes" / "images").iterdir())
 
 
+def sample_gold_images() -> list[Path]:
+    """Images with known answers; the sample project mixes them into its jobs from gold/shapes/."""
+    return sorted((SAMPLE_DATA / "shapes" / "gold").iterdir())
+
+
 def sample_project_document() -> bytes:
     return (SAMPLE_DATA / "shapes" / "project.yaml").read_bytes()

@@ -1,7 +1,7 @@
 """`groundcrew invoke FUNCTION EVENT_FILE`: one function, in-process, against a seeded local stack.
 
 The offline equivalent of `sam local invoke` (which needs Docker). The sample world the files of events/ refer to
-is seeded first: the `shapes` project, its images, and one finished sample labeling job.
+is seeded first: the `shapes` project, its images, and one finished sample labeling job whose round is decided.
 """
 
 from __future__ import annotations
@@ -71,6 +71,11 @@ def seed_sample_world(env: LocalEnvironment) -> None:
     )["Contents"]
     first = sorted(item["Key"] for item in requests)[0]
     s3.copy_object(Bucket=env.data_bucket, Key=SAMPLE_PAYLOAD_KEY, CopySource={"Bucket": env.data_bucket, "Key": first})
+    # Round 1 decided, as the state machine would: the ledger the Decide and Finalize samples continue from.
+    tracking = env.stack.invoke("TrackJobFunction", {"batch": batch, "job": job})
+    collected = env.stack.invoke("CollectOutputFunction", {"batch": batch, "job": job, "tracking": tracking})
+    state = {"batch": batch, "job": job, "tracking": tracking, "collected": collected}
+    env.stack.invoke("DecideRoundFunction", {"state": state, "round_failed": False})
 
 
 def invoke_function(env: LocalEnvironment, function: str, event: Any) -> Any:

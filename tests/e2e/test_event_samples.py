@@ -23,6 +23,8 @@ FUNCTION_BY_PREFIX = {
     "launch-job-": "launch_job",
     "track-job-": "track_job",
     "collect-output-": "collect_output",
+    "decide-round-": "decide_round",
+    "finalize-batch-": "finalize_batch",
     "publish-outcome-": "publish_outcome",
     "pre-annotation-": "pre_annotation",
     "annotation-consolidation-": "annotation_consolidation",
@@ -80,6 +82,18 @@ def check_result(name: str, result: Any, events: list[dict[str, Any]], execution
         assert result["passed"] is True and result["lines"] == 12
     if name == "collect-output-completed.json":
         assert result["statistics"]["items"] == 12
+    if name == "decide-round-completed.json":
+        # the seeded job left three sample images split 1-1: they, and only they, go to round 2
+        assert (result["done"], result["next_round"]["number"], result["next_round"]["item_count"]) == (False, 2, 3)
+        assert kinds == ["Labeling Round Completed"]
+    if name == "decide-round-failed-round.json":
+        assert result["done"] is True and result["next_round"] is None
+        failed = result["rounds"][-1]
+        assert (failed["round"], failed["status"], failed["answers_bought"]) == (2, "ProjectNotFound in Prepare", 0)
+    if name == "finalize-batch-completed.json":
+        assert result["statistics"]["items"] == 12
+        assert result["statistics"]["labeled"] + result["statistics"]["unresolved"] == 12
+        assert "Training Data Exported" in kinds
     if name.startswith("publish-outcome-"):
         assert kinds == [result["detail_type"]]
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+import yaml
 
 from groundcrew_local.demo import run_demo
 from groundcrew_local.environment import (
@@ -73,9 +74,14 @@ def test_demo_labels_every_sample_image_and_records_the_completed_event(tmp_path
         "labeling job created",
         "progress",
         "consolidation",
-        "job completed",
+        "round completed",
+        "(round 2:",  # the demo's disagreements get a follow-up job
+        "training data exported",
+        "batch completed",
+        "answers per item",
+        "spend",
     ]:
-        assert step in text, f"timeline lacks {step!r}:\n{text}"
+        assert step in text, f"demo output lacks {step!r}:\n{text}"
     events = [json.loads(line) for line in (result.run_dir / "events.jsonl").read_text().splitlines()]
     assert_valid_events(events)
     assert [e["detail-type"] for e in events].count("Labeling Job Completed") == 1
@@ -86,12 +92,14 @@ def test_demo_labels_every_sample_image_and_records_the_completed_event(tmp_path
         name = line["source-ref"].rsplit("/", 1)[-1]
         assert name in key
         label = line["shapes"]
-        assert label["status"] == "consolidated", line
-        assert label["label"] in {"circle", "square", "triangle"}
-        assert len(label["answers"]) == 3
-        # Real custom-job outputs spell it this way (the developer guide shows groundTruth/custom, job_name).
-        assert line["shapes-metadata"]["type"] == "groundtruth/custom"
+        if label["status"] == "consolidated":
+            assert label["label"] in {"circle", "square", "triangle"}
+            assert line["shapes-metadata"]["class-name"] == label["label"]
+        else:
+            assert label["label"] is None and label["reason"], line
+        assert len(label["answers"]) >= 1
         assert line["shapes-metadata"]["human-annotated"] == "yes"
+        assert line["shapes-metadata"]["job-names"][0].endswith("-r1")
     input_manifest = (result.run_dir / "input.manifest").read_text(encoding="utf-8")
     assert "square 02+café.png" in input_manifest  # URL-decoded, UTF-8, one JSON object per line
     assert "notes.txt" not in input_manifest
@@ -123,13 +131,13 @@ def test_rejections_name_the_rule_and_never_reach_a_manifest(env: LocalEnvironme
 
 
 def test_invalid_project_document_is_rejected_naming_the_field(env: LocalEnvironment) -> None:
-    document = sample_project_document().replace(b"workers_per_object: 3", b"workers_per_object: 12")
+    document = sample_project_document().replace(b"initial_answers: 2", b"initial_answers: 12")
     upload_project(env, document)
     drop(env, IMAGES[:1])
     rejected = env.events_of("Input Rejected")
     assert [e["detail"]["rule"] for e in rejected] == ["invalid-project", "invalid-project"]
     fields = [error["field"] for error in rejected[0]["detail"]["errors"]]
-    assert fields == ["workers_per_object"]
+    assert fields == ["consensus.initial_answers"]
     assert "less than or equal to 9" in rejected[0]["detail"]["errors"][0]["message"]
     assert not env.events_of("Objects Received")
 
@@ -182,8 +190,18 @@ def test_the_same_s3_event_delivered_twice_adds_nothing(env: LocalEnvironment) -
     assert received[-1]["detail"]["batch_item_count"] == 1
 
 
-def run_batch(env: LocalEnvironment, images: list[Path] | None = None) -> tuple[str, dict[str, Any]]:
-    upload_project(env)
+def fixed_policy_document(workers: int = 3) -> bytes:
+    """The sample project asking `workers` answers of every image in one job (no follow-up rounds)."""
+    document = yaml.safe_load(sample_project_document())
+    document["consensus"] = {"policy": "fixed", "method": "majority"}
+    document["workers_per_object"] = workers
+    return yaml.safe_dump(document).encode()
+
+
+def run_batch(
+    env: LocalEnvironment, images: list[Path] | None = None, document: bytes | None = None
+) -> tuple[str, dict[str, Any]]:
+    upload_project(env, document)
     drop(env, images or IMAGES)
     batch_id = seal(env)
     return batch_id, env.wait_for_execution(batch_id)
@@ -221,7 +239,7 @@ def test_malformed_worker_answers_are_reported_and_good_answers_still_count() ->
     ]
     crowd = SimulatedWorkforce(workers, seed=3, answer_key=sample_answer_key())
     with local_environment(workforce=crowd) as local:
-        _, execution = run_batch(local, IMAGES[:4])
+        _, execution = run_batch(local, IMAGES[:4], fixed_policy_document(3))
         assert execution["status"] == "SUCCEEDED"
         completed = local.events_of("Labeling Job Completed")[0]["detail"]
         uri = completed["output_manifest_uri"].removeprefix(f"s3://{local.data_bucket}/")
@@ -246,7 +264,7 @@ def test_a_job_that_completes_with_nothing_labeled_fails_the_batch() -> None:
         _, execution = run_batch(env, IMAGES[:2])
         assert execution["status"] == "FAILED"
         (failed,) = env.events_of("Labeling Job Failed")
-        assert failed["detail"]["stage"] == "Collect"
+        assert failed["detail"]["stage"] == "Finalize"  # after the rounds the policy allows
         assert failed["detail"]["error"] == "NothingLabeled"
         assert "nothing labeled" in failed["detail"]["reason"]
         assert not env.events_of("Labeling Job Completed")
