@@ -51,6 +51,7 @@ build: $(SAM_VENV)/.installed
 benchmark: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/manifest_building.py
 	$(VENV)/bin/python benchmarks/handler_import_time.py
+	$(VENV)/bin/python benchmarks/dawid_skene.py
 
 clean:
 	rm -rf .aws-sam runs .pytest_cache .mypy_cache .ruff_cache

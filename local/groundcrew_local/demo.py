@@ -72,7 +72,8 @@ def _run(env: LocalEnvironment, out_dir: Path, stream: TextIO) -> DemoResult:
     succeeded = execution["status"] == "SUCCEEDED" and bool(completed)
     print("\nSummary", file=stream)
     if completed:
-        for line in summary(completed[-1]["detail"], run_dir, _accuracy(run_dir / "output.manifest")):
+        names = {worker.worker_id: worker.name for worker in env.workforce.workers}
+        for line in summary(completed[-1]["detail"], run_dir, _accuracy(run_dir / "output.manifest"), names):
             print(f"  {line}", file=stream)
     else:
         failed = [e["detail"] for e in events if e["detail-type"] == "Labeling Job Failed"]
@@ -99,19 +100,19 @@ def _write_artifacts(env: LocalEnvironment, run_dir: Path, events: list[dict[str
 
 
 def _accuracy(output_manifest: Path) -> tuple[int, int] | None:
-    """Consolidated labels that match the sample's answer key (the demo knows the truth; real runs do not)."""
+    """Labels that match the sample's answer key, of all labels given (the demo knows the truth; real runs do not)."""
     if not output_manifest.exists():
         return None
     key = sample_answer_key()
-    correct = total = 0
+    correct = labeled = 0
     for raw in output_manifest.read_text(encoding="utf-8").splitlines():
         line = json.loads(raw)
         name = line["source-ref"].rsplit("/", 1)[-1]
         label = (line.get(PROJECT) or {}).get("label")
-        if name in key:
-            total += 1
+        if name in key and label is not None:
+            labeled += 1
             correct += label == key[name]
-    return correct, total
+    return correct, labeled
 
 
 def timeline(events: list[dict[str, Any]]) -> list[str]:
@@ -190,7 +191,12 @@ def timeline(events: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def summary(detail: dict[str, Any], run_dir: Path, accuracy: tuple[int, int] | None) -> list[str]:
+def summary(
+    detail: dict[str, Any],
+    run_dir: Path,
+    accuracy: tuple[int, int] | None,
+    worker_names: dict[str, str] | None = None,
+) -> list[str]:
     s = detail["statistics"]
     cost = detail["cost"]
     agreement = f"{s['mean_agreement']:.2f}" if s["mean_agreement"] is not None else "n/a"
@@ -221,12 +227,13 @@ def summary(detail: dict[str, Any], run_dir: Path, accuracy: tuple[int, int] | N
     for w in detail["workers"]:
         agree = f"{w['agreement']:.2f}" if w["agreement"] is not None else "n/a"
         gold = f"{w['gold_accuracy']:.2f} of {w['gold_answers']}" if w["gold_accuracy"] is not None else "n/a"
+        name = (worker_names or {}).get(w["worker_id"], "")
         lines.append(
-            f"{'  ' + w['worker_id'][-24:]:<22}{w['answers']} answers, agreement {agree}, gold {gold}"
+            f"{'  ' + name:<22}{w['worker_id']}: {w['answers']} answers, agreement {agree}, gold {gold}"
             + ("  FLAGGED" if w["flagged"] else "")
         )
     if accuracy is not None:
-        lines.append(f"{'vs answer key':<22}{accuracy[0]}/{accuracy[1]} consolidated labels correct")
+        lines.append(f"{'vs answer key':<22}{accuracy[0]} of {accuracy[1]} labels correct (the demo knows the truth)")
     if detail.get("export"):
         files = detail["export"]["files"]
         lines.append(f"{'training export':<22}{', '.join(sorted(files.values()))}")
