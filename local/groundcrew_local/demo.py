@@ -149,6 +149,8 @@ def timeline(events: list[dict[str, Any]]) -> list[str]:
                 f"{'labeling job created':<24}{d['labeling_job_name']} (round {d.get('round', 1)}: "
                 f"{d['item_count']} items{gold} x {d['workers_per_object']} workers)"
             )
+            if d.get("gold_missing"):
+                lines.append(f"{'':<24}  gold objects missing, left out: {', '.join(d['gold_missing'])}")
         elif kind == "Labeling Job Progress":
             c = d["label_counters"]
             lines.append(

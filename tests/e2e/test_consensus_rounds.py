@@ -144,6 +144,9 @@ def test_a_failed_follow_up_round_keeps_the_labels_of_the_others(monkeypatch: py
         assert execution["status"] == "SUCCEEDED", execution
         detail = completed(env)
         first, second = detail["consensus"]["rounds"]
+        assert first["gold_items"] == 0  # the project names gold objects nobody uploaded: said, not hidden
+        started = env.events_of("Labeling Job Started")[0]["detail"]
+        assert started["gold_missing"] and all("/gold/shapes/" in uri for uri in started["gold_missing"])
         assert (second["status"], second["answers_bought"]) == ("Failed", 0)
         assert "ui-template.liquid.html" in second["failure_reason"]
         output = read_lines(env, detail["output_manifest_uri"])

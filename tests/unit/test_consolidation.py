@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from groundcrew.consensus import ConsensusPolicy
+from groundcrew.consensus import ConsensusPolicy, WorkerPrior
 from groundcrew.consolidation import ConsolidationRequest, JobContext, consolidate, read_payload
 from groundcrew.events import AnnotationsConsolidated, ConsolidationFailure
 from groundcrew.image_classification import ELEMENT_NAME
@@ -314,3 +314,52 @@ def test_request_parses_real_consolidation_events(
         categories,
     )
     assert parsed.payload.s3Uri == event["payload"]["s3Uri"]
+
+
+def test_a_follow_up_round_counts_the_carried_answers_and_refuses_a_repeat_worker(s3: Any, data_bucket: str) -> None:
+    carried = {
+        "s3://data/incoming/birds/0.jpg": [
+            {"worker_id": "w1", "label": "Duck", "round": 1},
+            {"worker_id": "w2", "label": "Swan", "round": 1},
+        ]
+    }
+    context = JobContext(
+        labels=("Duck", "Swan"),
+        policy=ConsensusPolicy(kind=PolicyKind.ADAPTIVE, min_margin=1),
+        round=2,
+        carried=carried,
+    )
+    payload = [entry("0", answer("w1", "Swan"), answer("w3", "Duck"))]
+
+    result = consolidate(s3, request(data_bucket), payload, context)
+
+    value = value_of(result.response[0])
+    assert (value["label"], value["status"], value["votes"]) == ("Duck", "consolidated", {"Duck": 2, "Swan": 1})
+    assert value["answers"][-1] == {"worker_id": "w3", "label": "Duck", "round": 2}
+    assert value["rejected_answers"] == [
+        {"worker_id": "w1", "reason": "the worker already answered this item in round 1", "round": 2}
+    ]
+    assert value["round"] == 2
+
+
+def test_an_item_the_adaptive_policy_wants_more_for_says_how_many(s3: Any, data_bucket: str) -> None:
+    context = JobContext(labels=("Duck", "Swan"), policy=ConsensusPolicy(kind=PolicyKind.ADAPTIVE, min_margin=2))
+    result = consolidate(s3, request(data_bucket), [entry("0", answer("w1", "Duck"), answer("w2", "Swan"))], context)
+    value = value_of(result.response[0])
+    assert (value["status"], value["more_answers"]) == ("unresolved", 2)
+    assert "a lead of 2 votes" in value["reason"]
+
+
+def test_dawid_skene_consolidation_down_weights_a_worker_known_to_be_bad(s3: Any, data_bucket: str) -> None:
+    priors = {
+        "good": WorkerPrior("good", accuracy=0.97, evidence=200),
+        "bad": WorkerPrior("bad", accuracy=0.3, evidence=200),
+    }
+    policy = ConsensusPolicy(
+        kind=PolicyKind.FIXED, method=ConsensusMethod.DAWID_SKENE, initial_answers=2, max_answers=2
+    )
+    context = JobContext(labels=("Duck", "Swan"), policy=policy, priors=priors)
+    result = consolidate(s3, request(data_bucket), [entry("0", answer("good", "Swan"), answer("bad", "Duck"))], context)
+    value = value_of(result.response[0])
+    assert (value["label"], value["status"]) == ("Swan", "consolidated")  # a 1-1 split, settled by who said what
+    assert value["confidence"] > 0.9

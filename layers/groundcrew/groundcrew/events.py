@@ -78,6 +78,10 @@ class LabelingJobStarted(EventDetail):
     workers_per_object: int
     round: int = 1
     gold_items: int = 0
+    gold_missing: list[str] = Field(
+        default_factory=list,
+        description=f"Gold objects the project names that do not exist (left out; upload them), at most {MAX_LISTED}",
+    )
 
 
 class LabelCounters(BaseModel):

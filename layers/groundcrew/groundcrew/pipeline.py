@@ -77,6 +77,7 @@ class PreparedJob(BaseModel):
     round: int = 1
     item_count: int = 0  # batch items in the round
     gold_items: int = 0
+    gold_missing: list[str] = []
 
     @property
     def manifest_uri(self) -> str:
@@ -127,7 +128,7 @@ def prepare_job(
     categories = config_folder.child("label-categories.json")
     _put(s3, template, image_classification.ui_template().encode(), "text/html")
     _put(s3, categories, orjson.dumps(labeling_jobs.label_categories_document(project)), "application/json")
-    manifest_uri, gold_items = _round_manifest(s3, batch, project, plan)
+    manifest_uri, gold_items, gold_missing = _round_manifest(s3, batch, project, plan)
     write_task_config(
         s3,
         batch.bucket,
@@ -162,25 +163,32 @@ def prepare_job(
         round=plan.number,
         item_count=plan.item_count,
         gold_items=gold_items,
+        gold_missing=gold_missing[:MAX_LISTED],
     ).model_dump()
 
 
-def _round_manifest(s3: S3Client, batch: BatchRef, project: Project, plan: rounds.RoundPlan) -> tuple[str, int]:
-    """The job's manifest: the round's items plus gold; the batch's own manifest when there is no gold."""
+def _round_manifest(
+    s3: S3Client, batch: BatchRef, project: Project, plan: rounds.RoundPlan
+) -> tuple[str, int, list[str]]:
+    """The job's manifest: the round's items plus gold; the batch's own manifest when there is no gold.
+
+    Also returns the chosen gold objects that do not exist: left out so the round still runs, and named in the
+    job's started event so the project's owner can upload them.
+    """
     gold_pool = [rounds.GoldLine(project.gold_uri(g, batch.bucket), g.label) for g in project.quality.gold.items]
     chosen = rounds.choose_gold(
         gold_pool, project.quality.gold.rate, plan.item_count, seed=f"{batch.batch_id}:r{plan.number}"
     )
     exists = object_size_reader(s3)
-    # A gold object that is gone would fail in the job; leave it out rather than lose the round.
-    chosen = [g for g in chosen if exists(S3Location.parse(g.uri)) is not None]
+    missing = [g.uri for g in chosen if exists(S3Location.parse(g.uri)) is None]
+    chosen = [g for g in chosen if g.uri not in missing]
     if not chosen:
-        return plan.manifest_uri, 0
+        return plan.manifest_uri, 0, missing
     location = rounds.round_folder(batch.bucket, batch.project, batch.batch_id, plan.number).child("job.manifest")
     written: list[rounds.GoldLine] = []
     lines = manifests.read_manifest(s3, S3Location.parse(plan.manifest_uri))
     manifests.write_manifest(s3, location, rounds.round_manifest_lines(lines, None, chosen, written))
-    return location.uri, len(written)
+    return location.uri, len(written), missing
 
 
 def _put(s3: S3Client, location: S3Location, body: bytes, content_type: str) -> None:
@@ -203,6 +211,7 @@ def launch_job(
             workers_per_object=job.request["HumanTaskConfig"]["NumberOfHumanWorkersPerDataObject"],
             round=job.round,
             gold_items=job.gold_items,
+            gold_missing=job.gold_missing,
         ),
         resources=[arn],
     )
