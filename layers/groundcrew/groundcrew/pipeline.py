@@ -423,7 +423,8 @@ def finalize_batch(
                 entry = rounds.LedgerEntry(key or f"line {line.number}", notes=["the item was never labeled"])
                 verdict = _no_answers()
             value = batch_results.output_value(verdict, entry, labels, project.consensus.max_rounds)
-            values[entry.key] = value
+            # Only what the statistics and the event need: the answers stay in the ledger, not twice in memory.
+            values[entry.key] = {name: value.get(name) for name in ("status", "confidence", "votes", "reason")}
             yield {
                 **line.data,
                 attribute: value,
