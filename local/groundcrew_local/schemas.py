@@ -23,6 +23,17 @@ def slug(detail_type: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", detail_type.lower()).strip("-")
 
 
+def validate_events(events: list[dict[str, Any]]) -> None:
+    """Check events as they reached the bus against the published schemas (jsonschema.ValidationError if not)."""
+    import jsonschema  # a test and demo tool, not a dependency of the pipeline
+
+    if not events:
+        raise ValueError("no event reached the bus")
+    for event in events:
+        schema = json.loads((EVENTS_DIR / f"{slug(event['detail-type'])}.schema.json").read_text(encoding="utf-8"))
+        jsonschema.validate(event, schema)
+
+
 def event_schema(model: type[EventDetail]) -> dict[str, Any]:
     detail = model.model_json_schema()
     definitions = detail.pop("$defs", {})

@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 import yaml
 
@@ -21,15 +20,10 @@ from groundcrew_local.environment import (
     sample_project_document,
 )
 from groundcrew_local.ground_truth import GroundTruthStandIn
-from groundcrew_local.schemas import slug
+from groundcrew_local.schemas import validate_events
 from groundcrew_local.workforce import SimulatedWorker, SimulatedWorkforce
 
 pytestmark = pytest.mark.e2e
-REPO = Path(__file__).resolve().parents[2]
-SCHEMAS = {
-    path.name.removesuffix(".schema.json"): json.loads(path.read_text())
-    for path in (REPO / "docs" / "events").glob("*.schema.json")
-}
 IMAGES = [p for p in sample_images() if p.suffix in {".png", ".jpg"}]
 
 
@@ -68,11 +62,6 @@ def read_lines(env: LocalEnvironment, uri: str) -> list[dict[str, Any]]:
     bucket, key = uri.removeprefix("s3://").split("/", 1)
     body = env.s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
     return [json.loads(line) for line in body.splitlines() if line.strip()]
-
-
-def assert_valid_events(events: list[dict[str, Any]]) -> None:
-    for event in events:
-        jsonschema.validate(event, SCHEMAS[slug(event["detail-type"])])
 
 
 def completed(env: LocalEnvironment) -> dict[str, Any]:
@@ -125,7 +114,7 @@ def test_only_disputed_items_go_to_a_follow_up_round_and_every_round_is_merged(m
         assert detail["cost"]["answers_bought"] == sum(r["answers_bought"] for r in rounds)
         assert detail["cost"]["spend_usd"] == pytest.approx(detail["cost"]["answers_bought"] * 0.036)
         assert 2.0 <= detail["cost"]["answers_per_item"] < 5.0
-        assert_valid_events(env.events())
+        validate_events(env.events())
 
 
 def test_a_failed_follow_up_round_keeps_the_labels_of_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -158,7 +147,7 @@ def test_a_failed_follow_up_round_keeps_the_labels_of_the_others(monkeypatch: py
             line["source-ref"] for line in output if line["shapes"]["status"] != "consolidated"
         }
         assert not env.events_of("Labeling Job Failed")
-        assert_valid_events(env.events())
+        validate_events(env.events())
 
 
 def test_items_still_split_at_max_answers_are_reported_as_ties_never_guessed() -> None:
@@ -221,7 +210,7 @@ def test_training_export_is_written_and_announced() -> None:
         bucket, key = files["test.csv"].removeprefix("s3://").split("/", 1)
         rows = list(csv.DictReader(io.StringIO(env.s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode())))
         assert [row["source-ref"] for row in rows] == [line["source-ref"] for line in test]
-        assert_valid_events(env.events())
+        validate_events(env.events())
 
 
 def test_a_follow_up_round_refused_at_launch_is_reported_and_the_batch_still_completes(

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 import yaml
 
@@ -21,23 +20,11 @@ from groundcrew_local.environment import (
     sample_project_document,
 )
 from groundcrew_local.ground_truth import GroundTruthStandIn
-from groundcrew_local.schemas import slug
+from groundcrew_local.schemas import validate_events
 from groundcrew_local.workforce import SimulatedWorker, SimulatedWorkforce
 
 pytestmark = pytest.mark.e2e
-REPO = Path(__file__).resolve().parents[2]
-SCHEMAS = {
-    path.name.removesuffix(".schema.json"): json.loads(path.read_text())
-    for path in (REPO / "docs" / "events").glob("*.schema.json")
-}
 IMAGES = [p for p in sample_images() if p.suffix in {".png", ".jpg"}]
-
-
-def assert_valid_events(events: list[dict[str, Any]]) -> None:
-    assert events, "no event reached the bus"
-    for event in events:
-        schema = SCHEMAS[slug(event["detail-type"])]
-        jsonschema.validate(event, schema)
 
 
 @pytest.fixture
@@ -83,7 +70,7 @@ def test_demo_labels_every_sample_image_and_records_the_completed_event(tmp_path
     ]:
         assert step in text, f"demo output lacks {step!r}:\n{text}"
     events = [json.loads(line) for line in (result.run_dir / "events.jsonl").read_text().splitlines()]
-    assert_valid_events(events)
+    validate_events(events)
     assert [e["detail-type"] for e in events].count("Labeling Job Completed") == 1
     output = [json.loads(line) for line in (result.run_dir / "output.manifest").read_text().splitlines()]
     assert len(output) == len(IMAGES)
@@ -127,7 +114,7 @@ def test_rejections_name_the_rule_and_never_reach_a_manifest(env: LocalEnvironme
     assert sorted(json.loads(line)["source-ref"].rsplit("/", 1)[-1] for line in lines) == sorted(
         p.name for p in IMAGES[:2]
     )
-    assert_valid_events(env.events())
+    validate_events(env.events())
 
 
 def test_invalid_project_document_is_rejected_naming_the_field(env: LocalEnvironment) -> None:
@@ -228,7 +215,7 @@ def test_ground_truth_validation_error_fails_the_batch_with_the_message(env: Loc
     assert detail["stage"] == "Launch"
     assert detail["error"] == "LabelingJobRejected"
     assert "ValidationException" in detail["reason"]
-    assert_valid_events(env.events())
+    validate_events(env.events())
 
 
 def test_malformed_worker_answers_are_reported_and_good_answers_still_count() -> None:
@@ -253,7 +240,7 @@ def test_malformed_worker_answers_are_reported_and_good_answers_still_count() ->
             assert "not valid JSON" in rejected["reason"] or "unknown label" in rejected["reason"]
         consolidated = local.events_of("Annotations Consolidated")
         assert sum(e["detail"]["rejected_answers"] for e in consolidated) == 4
-        assert_valid_events(local.events())
+        validate_events(local.events())
 
 
 def test_a_job_that_completes_with_nothing_labeled_fails_the_batch() -> None:
@@ -268,7 +255,7 @@ def test_a_job_that_completes_with_nothing_labeled_fails_the_batch() -> None:
         assert failed["detail"]["error"] == "NothingLabeled"
         assert "nothing labeled" in failed["detail"]["reason"]
         assert not env.events_of("Labeling Job Completed")
-        assert_valid_events(env.events())
+        validate_events(env.events())
 
 
 def test_a_job_stopped_by_an_operator_fails_the_batch(env: LocalEnvironment, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -288,7 +275,7 @@ def test_a_job_stopped_by_an_operator_fails_the_batch(env: LocalEnvironment, mon
     assert (failed["detail"]["stage"], failed["detail"]["error"]) == ("Track", "LabelingJobStopped")
     assert failed["detail"]["labeling_job_name"] == stopped[0]
     assert not env.events_of("Labeling Job Completed")
-    assert_valid_events(env.events())
+    validate_events(env.events())
 
 
 def test_a_job_ground_truth_fails_fails_the_batch_with_its_reason(
@@ -308,4 +295,4 @@ def test_a_job_ground_truth_fails_fails_the_batch_with_its_reason(
     (failed,) = env.events_of("Labeling Job Failed")
     assert (failed["detail"]["stage"], failed["detail"]["error"]) == ("Track", "LabelingJobFailed")
     assert "ui-template.liquid.html" in failed["detail"]["reason"]
-    assert_valid_events(env.events())
+    validate_events(env.events())

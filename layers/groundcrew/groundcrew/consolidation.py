@@ -19,7 +19,7 @@ from groundcrew import image_classification
 from groundcrew.consensus import ConsensusPolicy, Outcome, WorkerLabel, WorkerPrior, decide
 from groundcrew.events import MAX_LISTED, AnnotationsConsolidated, ConsolidationFailure
 from groundcrew.rounds import read_carried_answers
-from groundcrew.s3_locations import S3Location
+from groundcrew.s3_locations import S3Location, put_object
 from groundcrew.task_config import TaskConfigReader, job_name_from_arn, worker_priors_location
 
 if TYPE_CHECKING:
@@ -246,13 +246,7 @@ class JobContextReader:
 def write_worker_priors(s3: S3Client, bucket: str, job_name: str, priors: Mapping[str, WorkerPrior]) -> None:
     location = worker_priors_location(bucket, job_name)
     body = orjson.dumps({p.worker_id: {"accuracy": p.accuracy, "evidence": p.evidence} for p in priors.values()})
-    s3.put_object(
-        Bucket=location.bucket,
-        Key=location.key,
-        Body=body,
-        ContentType="application/json",
-        ServerSideEncryption="AES256",
-    )
+    put_object(s3, location, body)
 
 
 def read_worker_priors(s3: S3Client, bucket: str, job_name: str) -> dict[str, WorkerPrior]:

@@ -46,7 +46,7 @@ from groundcrew.events import (
     WorkerQuality,
 )
 from groundcrew.projects import Project, load_project
-from groundcrew.s3_locations import S3Location
+from groundcrew.s3_locations import S3Location, put_object
 from groundcrew.task_config import TaskConfig, job_folder, write_task_config
 from groundcrew.worker_quality import WorkerQualityStore
 from groundcrew.workflows import ConsensusMethod
@@ -126,8 +126,8 @@ def prepare_job(
     config_folder = job_folder(batch.bucket, name).child("config")
     template = config_folder.child("ui-template.liquid.html")
     categories = config_folder.child("label-categories.json")
-    _put(s3, template, image_classification.ui_template().encode(), "text/html")
-    _put(s3, categories, orjson.dumps(labeling_jobs.label_categories_document(project)), "application/json")
+    put_object(s3, template, image_classification.ui_template().encode(), "text/html")
+    put_object(s3, categories, orjson.dumps(labeling_jobs.label_categories_document(project)))
     manifest_uri, gold_items, gold_missing = _round_manifest(s3, batch, project, plan)
     write_task_config(
         s3,
@@ -189,12 +189,6 @@ def _round_manifest(
     lines = manifests.read_manifest(s3, S3Location.parse(plan.manifest_uri))
     manifests.write_manifest(s3, location, rounds.round_manifest_lines(lines, None, chosen, written))
     return location.uri, len(written), missing
-
-
-def _put(s3: S3Client, location: S3Location, body: bytes, content_type: str) -> None:
-    s3.put_object(
-        Bucket=location.bucket, Key=location.key, Body=body, ContentType=content_type, ServerSideEncryption="AES256"
-    )
 
 
 def launch_job(

@@ -26,7 +26,7 @@ import orjson
 
 from groundcrew import manifests
 from groundcrew.manifests import ManifestLine
-from groundcrew.s3_locations import S3Location
+from groundcrew.s3_locations import S3Location, put_object
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -242,13 +242,7 @@ def write_carried_answers(
     s3: S3Client, location: S3Location, ledger: Mapping[str, LedgerEntry], keys: set[str]
 ) -> None:
     body = orjson.dumps({key: ledger[key].answers for key in sorted(keys) if key in ledger})
-    s3.put_object(
-        Bucket=location.bucket,
-        Key=location.key,
-        Body=body,
-        ContentType="application/json",
-        ServerSideEncryption="AES256",
-    )
+    put_object(s3, location, body)
 
 
 def read_carried_answers(s3: S3Client, uri: str) -> dict[str, list[dict[str, Any]]]:

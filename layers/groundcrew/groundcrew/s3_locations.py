@@ -1,8 +1,12 @@
-"""S3 URIs (`s3://bucket/key`) as a small value type."""
+"""S3 URIs (`s3://bucket/key`) as a small value type, and the one way groundcrew writes a small object."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 
 class InvalidS3Uri(ValueError):
@@ -35,3 +39,10 @@ class S3Location:
 
     def __str__(self) -> str:
         return self.uri
+
+
+def put_object(s3: S3Client, location: S3Location, body: bytes, content_type: str = "application/json") -> None:
+    """Write a small object, encrypted at rest like everything else in the data bucket."""
+    s3.put_object(
+        Bucket=location.bucket, Key=location.key, Body=body, ContentType=content_type, ServerSideEncryption="AES256"
+    )

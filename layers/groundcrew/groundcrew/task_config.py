@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from groundcrew.consensus import ConsensusPolicy
-from groundcrew.s3_locations import S3Location
+from groundcrew.s3_locations import S3Location, put_object
 from groundcrew.workflows import ConsensusMethod, PolicyKind, Workflow
 
 if TYPE_CHECKING:
@@ -118,13 +118,7 @@ def job_name_from_arn(labeling_job_arn: str) -> str:
 
 def write_task_config(s3: S3Client, bucket: str, job_name: str, config: TaskConfig) -> S3Location:
     location = task_config_location(bucket, job_name)
-    s3.put_object(
-        Bucket=location.bucket,
-        Key=location.key,
-        Body=config.to_json(),
-        ContentType="application/json",
-        ServerSideEncryption="AES256",
-    )
+    put_object(s3, location, config.to_json())
     return location
 
 
