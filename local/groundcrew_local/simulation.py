@@ -178,7 +178,7 @@ def run_policy(
     keys = [f"item-{i:06d}" for i in range(n_items)]
     given: dict[str, list[WorkerLabel]] = {key: [] for key in keys}
     shown = np.zeros(n_items, dtype=np.int64)  # how far down its queue each item is
-    pending = np.arange(n_items)
+    pending: npt.NDArray[np.int64] = np.arange(n_items, dtype=np.int64)
     per_item = policy.initial_answers
     rounds = 0
     decision = None

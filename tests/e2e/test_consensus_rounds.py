@@ -109,6 +109,16 @@ def test_only_disputed_items_go_to_a_follow_up_round_and_every_round_is_merged(m
             assert value["rounds"][0] == 1
             assert line["shapes-metadata"]["job-names"] == [r["labeling_job_name"] for r in rounds]
             assert line["shapes-metadata"]["consensus-method"] == method
+        bucket, key = detail["worker_report_uri"].removeprefix("s3://").split("/", 1)
+        report = json.loads(env.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        assert report["labels"] == ["circle", "square", "triangle"]
+        confusions = [w["confusion"] for w in report["workers"]]
+        if method == "dawid-skene":
+            (cy,) = [w for w in report["workers"] if w["worker_id"] == crew.workers[2].worker_id]
+            assert cy["estimated_accuracy"] < 0.5  # always wrong, and the weighting knows it
+            assert all(len(c) == 3 and all(abs(sum(row) - 1) < 1e-3 for row in c) for c in confusions)
+        else:
+            assert confusions == [None] * len(confusions)
         assert detail["statistics"]["rounds"] == len(rounds)
         assert len(env.events_of("Labeling Round Completed")) == len(rounds)
         assert detail["cost"]["answers_bought"] == sum(r["answers_bought"] for r in rounds)

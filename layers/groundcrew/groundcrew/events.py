@@ -214,6 +214,9 @@ class LabelingJobCompleted(EventDetail):
     cost: Cost
     workers: list[WorkerQuality] = Field(description=f"Flagged workers first, at most {MAX_LISTED}")
     flagged_workers: int
+    worker_report_uri: str | None = Field(
+        default=None, description="JSON with every worker (and Dawid-Skene confusion matrices when weighted)"
+    )
     export: ExportedFiles | None = None
 
 

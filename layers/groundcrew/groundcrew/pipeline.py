@@ -432,6 +432,8 @@ def finalize_batch(
     workers.record_batch(project.name, batch.batch_id, tallies)
     history = workers.history(project.name)
     quality = _worker_quality(tallies, decision, history, project)
+    report = rounds.batch_folder(batch.bucket, batch.project, batch.batch_id).child("output", "worker-quality.json")
+    put_object(s3, report, orjson.dumps(_worker_report(quality, decision, labels)))
 
     statistics = _batch_statistics(values, round_summaries, ledger)
     if statistics.labeled == 0:
@@ -469,6 +471,7 @@ def finalize_batch(
             spend_usd=_usd(cost.spend_usd),
         ).model_dump(mode="json"),
         "workers": [w.model_dump(mode="json") for w in quality[:MAX_LISTED]],
+        "worker_report_uri": report.uri,
         "flagged_workers": sum(1 for w in quality if w.flagged),
         "export": exported.model_dump(mode="json") if exported else None,
     }
@@ -484,6 +487,16 @@ def _no_answers() -> ItemDecision:
         more_answers=0,
         reason="no valid answer",
     )
+
+
+def _worker_report(quality: list[WorkerQuality], decision: BatchDecision, labels: tuple[str, ...]) -> dict[str, Any]:
+    """Every worker (the event lists at most 50), with Dawid-Skene's confusion matrix when the method has one."""
+    workers = []
+    for report in quality:
+        estimate = decision.workers.get(report.worker_id)
+        confusion = estimate.confusion if estimate is not None else None
+        workers.append({**report.model_dump(mode="json"), "confusion": confusion})
+    return {"labels": list(labels), "confusion_axes": ["true label", "answered label"], "workers": workers}
 
 
 def _worker_quality(
@@ -581,6 +594,7 @@ def completed_event(state: dict[str, Any]) -> LabelingJobCompleted:
         cost=Cost.model_validate(final["cost"]),
         workers=[WorkerQuality.model_validate(w) for w in final["workers"]],
         flagged_workers=final["flagged_workers"],
+        worker_report_uri=final.get("worker_report_uri"),
         export=ExportedFiles.model_validate(final["export"]) if final.get("export") else None,
     )
 
