@@ -131,7 +131,7 @@ def _add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     policy.add_argument("--min-agreeing", type=int)
     policy.add_argument("--min-margin", type=int)
     policy.add_argument("--min-confidence", type=float)
-    policy.add_argument("--max-rounds", type=int, help="labeling jobs at most (default: 5)")
+    policy.add_argument("--max-rounds", type=int, help="labeling jobs at most (default: 4, as in a project document)")
     consensus.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     consensus.set_defaults(run=_simulate_consensus)
 

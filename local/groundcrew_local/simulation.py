@@ -24,10 +24,11 @@ import numpy.typing as npt
 import yaml
 
 from groundcrew.consensus import ConsensusPolicy, Outcome, WorkerLabel, decide, next_round_workers
+from groundcrew.projects import Consensus
 from groundcrew.workflows import ConsensusMethod, PolicyKind
 
 BASELINE = ConsensusPolicy.fixed(3)
-DEFAULT_MAX_ROUNDS = 5
+DEFAULT_MAX_ROUNDS = Consensus().max_rounds  # the project document's default, so both simulate the same
 DEFAULT_PRICE_USD = 0.012
 MAX_ACCURACY = 0.995
 CONSENSUS_KEYS = {

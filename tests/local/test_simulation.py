@@ -70,7 +70,7 @@ def test_default_policy_meets_the_goal_on_the_default_crowd(capsys: pytest.Captu
         "min_agreeing": 2,
         "min_margin": 2,
         "min_confidence": None,
-        "max_rounds": 5,
+        "max_rounds": 4,
     }
     assert result["accuracy"] >= result["baseline_accuracy"] + 0.015
     assert result["accuracy_gain_points"] >= 1.5
@@ -79,7 +79,7 @@ def test_default_policy_meets_the_goal_on_the_default_crowd(capsys: pytest.Captu
     assert result["baseline_answers_per_item"] == 3.0
     assert result["baseline_spend_usd"] == pytest.approx(2000 * 3 * 0.012)
     assert result["spend_usd"] == pytest.approx(result["answers_per_item"] * 2000 * 0.012, abs=0.01)
-    assert 1 < result["rounds"] <= 5
+    assert 1 < result["rounds"] <= 4
 
 
 def test_table_output(capsys: pytest.CaptureFixture[str]) -> None:
