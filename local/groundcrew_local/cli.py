@@ -20,7 +20,7 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 def _demo(args: argparse.Namespace) -> int:
     from groundcrew_local.demo import run_demo
 
-    result = run_demo(Path(args.out), sys.stdout)
+    result = run_demo(Path(args.out), sys.stdout, workflow=args.workflow)
     if not result.succeeded:
         print(f"\nthe pipeline did not complete (execution {result.execution_status})", file=sys.stderr)
         return 1
@@ -104,6 +104,21 @@ def _simulate_consensus(args: argparse.Namespace) -> int:
     return 0
 
 
+def _simulate_keypoint_qa(args: argparse.Namespace) -> int:
+    from groundcrew_local.keypoint_simulation import KeypointQaSetup, format_report, simulate_keypoint_qa
+
+    try:
+        setup = KeypointQaSetup(
+            answers=args.answers, swap_rate=args.swap_rate, noise=args.noise, seed=args.seed, workers=args.workers
+        )
+    except ValueError as error:
+        print(f"groundcrew simulate keypoint-qa: {error}", file=sys.stderr)
+        return 2
+    result = simulate_keypoint_qa(setup)
+    print(json.dumps(result.as_json()) if args.json else format_report(result))
+    return 0
+
+
 def _add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     simulate = commands.add_parser("simulate", help="offline simulations of the pipeline's decisions (no AWS)")
     kinds = simulate.add_subparsers(dest="simulation", required=True)
@@ -134,6 +149,20 @@ def _add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     policy.add_argument("--max-rounds", type=int, help="labeling jobs at most (default: 4, as in a project document)")
     consensus.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     consensus.set_defaults(run=_simulate_consensus)
+    keypoint_qa = kinds.add_parser(
+        "keypoint-qa",
+        help="how well the keypoint checks catch left/right swaps on seeded simulated poses",
+        description="Simulated people (facing the camera, in profile, facing away) labelled by several noisy "
+        "workers, with left/right swaps injected; runs the shipped checks with and without the other workers' "
+        "median as reference, and prints swap recall and false positive rate.",
+    )
+    keypoint_qa.add_argument("--answers", type=int, default=2000, help="worker answers (default: 2000)")
+    keypoint_qa.add_argument("--workers", type=int, default=5, help="answers per image (default: 5)")
+    keypoint_qa.add_argument("--swap-rate", type=float, default=0.1, help="share of swapped answers (default: 0.1)")
+    keypoint_qa.add_argument("--noise", type=float, default=3.0, help="click noise, px standard deviation (default: 3)")
+    keypoint_qa.add_argument("--seed", type=int, default=7, help="seed of the poses and answers (default: 7)")
+    keypoint_qa.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    keypoint_qa.set_defaults(run=_simulate_keypoint_qa)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,6 +170,12 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="run the whole pipeline locally on the bundled sample images")
     demo.add_argument("--out", default="runs", help="folder for the run's artifacts (default: runs/)")
+    demo.add_argument(
+        "--workflow",
+        choices=["image-classification", "keypoints"],
+        default="image-classification",
+        help="which sample to run: shapes to classify, or people to pose with the COCO rig",
+    )
     demo.set_defaults(run=_demo)
     invoke = commands.add_parser(
         "invoke", help="run one function in-process with an event file (like sam local invoke)"
