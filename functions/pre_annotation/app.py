@@ -11,8 +11,10 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger
 
-from groundcrew import image_classification
+from groundcrew import image_classification, keypoints
+from groundcrew.poses import rig_from_dict
 from groundcrew.task_config import TaskConfigReader, job_name_from_arn
+from groundcrew.workflows import Workflow
 
 logger = Logger()
 configs = TaskConfigReader(boto3.client("s3"), os.environ["DATA_BUCKET"])
@@ -23,5 +25,9 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if not isinstance(data_object, dict):
         raise image_classification.DataObjectError("pre-annotation request has no dataObject (the manifest line)")
     config = configs.read(job_name_from_arn(event["labelingJobArn"]))
+    if config.workflow is Workflow.KEYPOINTS and config.rig is not None:
+        task = keypoints.task_input(data_object, rig_from_dict(config.rig))
+    else:
+        task = image_classification.task_input(data_object, config)
     # The documented key is isHumanAnnotationRequired (boolean); several AWS samples send a key GT ignores.
-    return {"taskInput": image_classification.task_input(data_object, config), "isHumanAnnotationRequired": True}
+    return {"taskInput": task, "isHumanAnnotationRequired": True}

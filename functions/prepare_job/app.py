@@ -23,6 +23,7 @@ resources = JobResources(
     consolidation_arn=os.environ["CONSOLIDATION_FUNCTION_ARN"],
     default_workteam_arn=os.environ.get("DEFAULT_WORKTEAM_ARN") or None,
     kms_key_id=os.environ.get("OUTPUT_KMS_KEY_ID") or None,
+    skeleton_component_url=os.environ.get("SKELETON_COMPONENT_URL") or None,
 )
 workers = WorkerQualityStore(boto3.client("dynamodb"), os.environ["BATCHES_TABLE"])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,14 +12,39 @@ from typing import Any, TextIO
 from groundcrew.s3_locations import S3Location
 from groundcrew_local.environment import (
     LocalEnvironment,
+    demo_workforce,
     local_environment,
+    pose_images,
+    pose_project_document,
+    pose_workforce,
     sample_answer_key,
     sample_gold_images,
     sample_images,
     sample_project_document,
 )
+from groundcrew_local.workforce import SimulatedWorkforce
 
-PROJECT = "shapes"
+
+@dataclass(frozen=True)
+class DemoSample:
+    """What one workflow's demo drops into the bucket, and who answers."""
+
+    project: str
+    document: bytes
+    images: list[Path]
+    gold: list[Path]
+    workforce: Callable[[], SimulatedWorkforce]
+    attribute: str
+
+
+def sample_for(workflow: str) -> DemoSample:
+    if workflow == "keypoints":
+        return DemoSample("poses", pose_project_document(), pose_images(), [], pose_workforce, "poses")
+    if workflow == "image-classification":
+        return DemoSample(
+            "shapes", sample_project_document(), sample_images(), sample_gold_images(), demo_workforce, "shapes"
+        )
+    raise ValueError(f"no demo for workflow {workflow!r}; choose image-classification or keypoints")
 
 
 @dataclass
@@ -29,29 +55,30 @@ class DemoResult:
     execution_status: str
 
 
-def run_demo(out_dir: Path, stream: TextIO) -> DemoResult:
-    with local_environment() as env:
-        return _run(env, out_dir, stream)
+def run_demo(out_dir: Path, stream: TextIO, workflow: str = "image-classification") -> DemoResult:
+    sample = sample_for(workflow)
+    with local_environment(workforce=sample.workforce()) as env:
+        return _run(env, sample, out_dir, stream)
 
 
-def _run(env: LocalEnvironment, out_dir: Path, stream: TextIO) -> DemoResult:
+def _run(env: LocalEnvironment, sample: DemoSample, out_dir: Path, stream: TextIO) -> DemoResult:
     s3 = env.s3
     bucket = env.data_bucket
-    images = sample_images()
+    project = sample.project
     print(f"groundcrew demo: local stack up (bucket {bucket}, bus {env.event_bus})", file=stream)
-    s3.put_object(Bucket=bucket, Key=f"projects/{PROJECT}.yaml", Body=sample_project_document())
-    print(f"  project document      s3://{bucket}/projects/{PROJECT}.yaml", file=stream)
-    gold = sample_gold_images()
-    for path in gold:
-        s3.put_object(Bucket=bucket, Key=f"gold/{PROJECT}/{path.name}", Body=path.read_bytes())
-    print(
-        f"  gold items            {len(gold)} images with known answers under s3://{bucket}/gold/{PROJECT}/",
-        file=stream,
-    )
-    for path in images:
-        s3.put_object(Bucket=bucket, Key=f"incoming/{PROJECT}/{path.name}", Body=path.read_bytes())
-    print(f"  dropped               {len(images)} files under s3://{bucket}/incoming/{PROJECT}/", file=stream)
-    s3.put_object(Bucket=bucket, Key=f"incoming/{PROJECT}/_SEAL", Body=b"")
+    s3.put_object(Bucket=bucket, Key=f"projects/{project}.yaml", Body=sample.document)
+    print(f"  project document      s3://{bucket}/projects/{project}.yaml", file=stream)
+    for path in sample.gold:
+        s3.put_object(Bucket=bucket, Key=f"gold/{project}/{path.name}", Body=path.read_bytes())
+    if sample.gold:
+        print(
+            f"  gold items            {len(sample.gold)} images with known answers under s3://{bucket}/gold/{project}/",
+            file=stream,
+        )
+    for path in sample.images:
+        s3.put_object(Bucket=bucket, Key=f"incoming/{project}/{path.name}", Body=path.read_bytes())
+    print(f"  dropped               {len(sample.images)} files under s3://{bucket}/incoming/{project}/", file=stream)
+    s3.put_object(Bucket=bucket, Key=f"incoming/{project}/_SEAL", Body=b"")
     print("  dropped               the seal marker _SEAL", file=stream)
 
     sealed = env.events_of("Batch Sealed")
@@ -73,7 +100,8 @@ def _run(env: LocalEnvironment, out_dir: Path, stream: TextIO) -> DemoResult:
     print("\nSummary", file=stream)
     if completed:
         names = {worker.worker_id: worker.name for worker in env.workforce.workers}
-        for line in summary(completed[-1]["detail"], run_dir, _accuracy(run_dir / "output.manifest"), names):
+        accuracy = _accuracy(run_dir / "output.manifest") if sample.project == "shapes" else None
+        for line in summary(completed[-1]["detail"], run_dir, accuracy, names):
             print(f"  {line}", file=stream)
     else:
         failed = [e["detail"] for e in events if e["detail-type"] == "Labeling Job Failed"]
@@ -108,7 +136,7 @@ def _accuracy(output_manifest: Path) -> tuple[int, int] | None:
     for raw in output_manifest.read_text(encoding="utf-8").splitlines():
         line = json.loads(raw)
         name = line["source-ref"].rsplit("/", 1)[-1]
-        label = (line.get(PROJECT) or {}).get("label")
+        label = (line.get("shapes") or {}).get("label")
         if name in key and label is not None:
             labeled += 1
             correct += label == key[name]

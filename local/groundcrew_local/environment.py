@@ -171,3 +171,31 @@ def sample_gold_images() -> list[Path]:
 
 def sample_project_document() -> bytes:
     return (SAMPLE_DATA / "shapes" / "project.yaml").read_bytes()
+
+
+def pose_answer_key() -> dict[str, dict[str, list[float]]]:
+    """Each sample person's visible COCO keypoints, in image pixels (a person seen from behind shows no face)."""
+    data: dict[str, dict[str, list[float]]] = json.loads(
+        (SAMPLE_DATA / "poses" / "answer_key.json").read_text(encoding="utf-8")
+    )
+    return data
+
+
+def pose_images() -> list[Path]:
+    return sorted((SAMPLE_DATA / "poses" / "images").iterdir())
+
+
+def pose_project_document() -> bytes:
+    return (SAMPLE_DATA / "poses" / "project.yaml").read_bytes()
+
+
+def pose_workforce(seed: int = 7) -> SimulatedWorkforce:
+    """Three pose annotators: careful, careful but sometimes swapping a left/right pair, and hasty."""
+    workers = [
+        SimulatedWorker.named("ines", accuracy=0.95, seconds_per_task=55.0, keypoint_noise_px=1.5),
+        SimulatedWorker.named("jon", accuracy=0.9, seconds_per_task=40.0, keypoint_noise_px=2.0, swap_rate=0.35),
+        SimulatedWorker.named(
+            "kai", accuracy=0.8, seconds_per_task=25.0, keypoint_noise_px=3.5, swap_rate=0.1, miss_rate=0.08
+        ),
+    ]
+    return SimulatedWorkforce(workers, seed=seed, answer_key=pose_answer_key())

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import dataclasses
 import hashlib
 import json
 import random
@@ -47,6 +48,11 @@ class SimulatedWorker:
     malformed_kinds: tuple[str, ...] = MALFORMED_KINDS
     workforce_type: str = "private"  # "private" or "public" (Mechanical Turk: no workerMetadata)
     region: str = "us-east-1"
+    # Keypoint tasks: pixel noise (standard deviation), and the chances of swapping one left/right pair or
+    # missing a visible point. `accuracy` is the chance of fixing a wrong initial pose in an adjustment task.
+    keypoint_noise_px: float = 2.0
+    swap_rate: float = 0.0
+    miss_rate: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.accuracy <= 1.0:
@@ -151,7 +157,8 @@ class TaskContext:
 
     worker: SimulatedWorker
     rng: random.Random
-    truth: str | None
+    truth: Any  # a label (classification) or {keypoint: [x, y]} (keypoints); None when the key has no entry
+    seconds: float = 0.0  # time the worker spends on the task
 
 
 def _categories(element: CrowdElement) -> list[str]:
@@ -175,7 +182,7 @@ def _categories(element: CrowdElement) -> list[str]:
 
 def _pick_label(categories: list[str], context: TaskContext) -> str:
     truth = context.truth
-    if context.worker.spammer or truth is None or truth not in categories:
+    if context.worker.spammer or not isinstance(truth, str) or truth not in categories:
         return context.rng.choice(categories)
     if context.rng.random() < context.worker.accuracy:
         return truth
@@ -188,9 +195,72 @@ def answer_image_classifier(element: CrowdElement, context: TaskContext) -> Any:
     return {"label": _pick_label(_categories(element), context)}
 
 
+def _json_attribute(element: CrowdElement, name: str, default: Any) -> Any:
+    raw = element.attributes.get(name.lower())  # HTML attribute names are case-insensitive (the parser lowers them)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise UnsupportedTaskPage(f"<{element.tag}> attribute {name} is not JSON: {raw[:200]!r}") from None
+
+
+def _mirror(label: str, labels: set[str]) -> str | None:
+    """left_knee <-> right_knee, front_left_wheel <-> front_right_wheel: the rig's naming convention."""
+    for this, other in (("left", "right"), ("right", "left")):
+        parts = label.split("_")
+        if this in parts:
+            candidate = "_".join(other if part == this else part for part in parts)
+            if candidate in labels:
+                return candidate
+    return None
+
+
+def answer_2d_skeleton(element: CrowdElement, context: TaskContext) -> dict[str, str]:
+    """What the open-source crowd-2d-skeleton component posts: hidden inputs of the form, every value a string."""
+    classes = _json_attribute(element, "keypointClasses", None)
+    if not isinstance(classes, list) or not classes:
+        raise UnsupportedTaskPage(f"<{element.tag}> needs a keypointClasses JSON array")
+    labels = [str(c.get("label")) for c in classes if isinstance(c, dict)]
+    original = element.attributes.get("initialvalues") or "[]"
+    initial = _json_attribute(element, "initialValues", [])
+    start = {a["label"]: (a["x"], a["y"]) for s in initial[:1] for a in s.get("annotations", [])} if initial else {}
+    truth = context.truth if isinstance(context.truth, dict) else {}
+    worker, rng = context.worker, context.rng
+    if start and (not truth or rng.random() >= worker.accuracy):
+        points = dict(start)  # an adjustment task the worker accepts as it is
+    else:
+        points = {}
+        for label in labels:
+            if label not in truth or rng.random() < worker.miss_rate:
+                continue
+            x, y = truth[label]
+            points[label] = (x + rng.gauss(0, worker.keypoint_noise_px), y + rng.gauss(0, worker.keypoint_noise_px))
+        if rng.random() < worker.swap_rate:
+            pairs = sorted({tuple(sorted((a, b))) for a in points if (b := _mirror(a, set(points)))})
+            if pairs:
+                a, b = rng.choice(pairs)
+                points[a], points[b] = points[b], points[a]
+    unchanged = bool(start) and points == start
+    annotations = [{"label": label, "x": round(x), "y": round(y)} for label, (x, y) in points.items()]
+    source = element.attributes.get("imgsrc", "")
+    return {
+        "updated_annotations": json.dumps([{"name": "", "annotations": annotations}], separators=(",", ":")),
+        "original_annotations": original,
+        "image_s3_uri": source,
+        "image_name": source.rsplit("/", 1)[-1],
+        "no_changes_needed": "true" if unchanged else "false",
+        "total_time_in_seconds": str(round(context.seconds)),
+    }
+
+
 # One function per crowd element: adding `crowd-bounding-box` is one more entry here.
 ELEMENT_ANSWERERS: dict[str, Callable[[CrowdElement, TaskContext], Any]] = {
     "crowd-image-classifier": answer_image_classifier,
+}
+# Elements that post their answer as the form's own fields rather than under a `name`.
+FORM_ANSWERERS: dict[str, Callable[[CrowdElement, TaskContext], dict[str, Any]]] = {
+    "crowd-2d-skeleton": answer_2d_skeleton,
 }
 
 
@@ -209,7 +279,7 @@ def _malformed(kind: str, content: dict[str, Any]) -> str:
 class SimulatedWorkforce:
     workers: Sequence[SimulatedWorker]
     seed: int = 7
-    answer_key: Mapping[str, str] | None = None
+    answer_key: Mapping[str, Any] | None = None  # a label per object, or {keypoint: [x, y]} for keypoint tasks
     clock_start: datetime | None = None  # None: wall time when the workforce is created
     user_pool_id: str = "us-east-1_GrndCrew7"
     pickup_seconds: tuple[float, float] = (2.0, 30.0)
@@ -230,7 +300,7 @@ class SimulatedWorkforce:
         """Move the simulated clock forward (never back)."""
         self.now = max(self.now, moment)
 
-    def truth_for(self, data_object: Mapping[str, Any]) -> str | None:
+    def truth_for(self, data_object: Mapping[str, Any]) -> Any:
         if not self.answer_key:
             return None
         source_ref = data_object.get("source-ref")
@@ -254,11 +324,14 @@ class SimulatedWorkforce:
         availability_seconds: float | None = None,
     ) -> list[WorkerAnswer]:
         """Up to n answers from n distinct workers, in submission order (fewer if tasks time out or expire)."""
-        answerable = [e for e in crowd_elements(task_page_html) if e.tag in ELEMENT_ANSWERERS]
-        if not answerable:
+        elements = crowd_elements(task_page_html)
+        answerable = [e for e in elements if e.tag in ELEMENT_ANSWERERS]
+        form_fields = [e for e in elements if e.tag in FORM_ANSWERERS]
+        if not answerable and not form_fields:
             found = sorted({e.tag for e in crowd_elements(task_page_html)}) or ["no crowd-* element at all"]
             raise UnsupportedTaskPage(
-                f"the simulated workforce answers {sorted(ELEMENT_ANSWERERS)}; the task page has {', '.join(found)}"
+                f"the simulated workforce answers {sorted(ELEMENT_ANSWERERS | FORM_ANSWERERS)}; "
+                f"the task page has {', '.join(found)}"
             )
         for element in answerable:
             if not element.attributes.get("name"):
@@ -283,7 +356,10 @@ class SimulatedWorkforce:
                 continue  # the worker ran out of time; the task is returned without an answer
             submitted = accepted + timedelta(seconds=spent)
             self._free_at[worker.worker_id] = submitted
+            context = dataclasses.replace(context, seconds=spent)
             content = {e.attributes["name"]: ELEMENT_ANSWERERS[e.tag](e, context) for e in answerable}
+            for element in form_fields:
+                content.update(FORM_ANSWERERS[element.tag](element, context))
             if worker.malformed_rate and context.rng.random() < worker.malformed_rate:
                 text = _malformed(context.rng.choice(worker.malformed_kinds), content)
             else:

@@ -215,7 +215,7 @@ def test_kms_key_goes_to_the_output_config() -> None:
 
 
 def test_label_categories_document() -> None:
-    assert label_categories_document(project()) == {
+    assert label_categories_document(project().labels) == {
         "document-version": "2018-11-28",
         "labels": [{"label": "stop"}, {"label": "yield"}, {"label": "other"}],
     }

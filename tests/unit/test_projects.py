@@ -98,7 +98,7 @@ def test_duplicate_labels() -> None:
 
 def test_single_label_is_not_a_classification() -> None:
     errors = field_errors(document(labels=["duck"]))
-    assert errors == {"labels": "List should have at least 2 items after validation, not 1"}
+    assert errors == {"labels": "needs at least 2 labels for image-classification"}
 
 
 @pytest.mark.parametrize("name", ["Birds", "bird_watch", "birds-", "-birds", "bird--watch", "b" * 33])
@@ -170,13 +170,13 @@ def test_invalid_project_collects_every_error_and_names_its_source() -> None:
     error = info.value
     assert error.source == SOURCE
     assert error.errors == [
-        FieldError(field="labels", message="List should have at least 2 items after validation, not 1"),
+        FieldError(field="labels", message="needs at least 2 labels for image-classification"),
         FieldError(field="workers_per_object", message="Input should be greater than or equal to 1"),
         FieldError(field="colour", message="unknown field (check its spelling)"),
     ]
     assert str(error) == (
         f"project document {SOURCE} is invalid: "
-        "labels: List should have at least 2 items after validation, not 1; "
+        "labels: needs at least 2 labels for image-classification; "
         "workers_per_object: Input should be greater than or equal to 1; "
         "colour: unknown field (check its spelling)"
     )
@@ -248,3 +248,16 @@ def test_the_documents_defaults_are_the_engines_defaults() -> None:
     from groundcrew.consensus import ConsensusPolicy
 
     assert parse(document()).consensus_policy == ConsensusPolicy()
+
+
+def test_a_keypoints_project_takes_its_names_from_the_rig() -> None:
+    doc = document(workflow="keypoints", labels=None, keypoints={"rig": "coco-person"}, workers_per_object=2)
+    project = parse(doc)
+    assert project.keypoints is not None and project.keypoints.rig == "coco-person"
+    assert project.consensus_policy.initial_answers == 2  # every round asks workers_per_object workers
+    assert "leave labels out" in field_errors(document(workflow="keypoints", keypoints={}))["labels"]
+    assert "needs a keypoints section" in field_errors(document(workflow="keypoints", labels=None))["(document)"]
+    assert "keypoints.rig" in field_errors(document(workflow="keypoints", labels=None, keypoints={"rig": "a/b.json"}))
+    bad_url = field_errors(document(workflow="keypoints", labels=None, keypoints={"component_url": "http://x/c.js"}))
+    assert "keypoints.component_url" in bad_url
+    assert "apply to the keypoints workflow" in field_errors(document(keypoints={}))["(document)"]

@@ -170,8 +170,8 @@ def test_uploading_a_project_document_checks_it(stack: Stack) -> None:
             "key": "projects/broken.yaml",
             "rule": "invalid-project",
             "message": f"project document s3://{DATA_BUCKET}/projects/broken.yaml is invalid: "
-            "labels: List should have at least 2 items after validation, not 1",
-            "errors": [{"field": "labels", "message": "List should have at least 2 items after validation, not 1"}],
+            "labels: needs at least 2 labels for image-classification",
+            "errors": [{"field": "labels", "message": "needs at least 2 labels for image-classification"}],
         }
     ]
 

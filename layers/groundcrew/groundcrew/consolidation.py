@@ -15,12 +15,15 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from groundcrew import image_classification
+from groundcrew import image_classification, keypoint_consensus, keypoints
 from groundcrew.consensus import ConsensusPolicy, Outcome, WorkerLabel, WorkerPrior, decide
 from groundcrew.events import MAX_LISTED, AnnotationsConsolidated, ConsolidationFailure
+from groundcrew.keypoints import SkeletonAnswer
+from groundcrew.poses import Rig, rig_from_dict
 from groundcrew.rounds import read_carried_answers
 from groundcrew.s3_locations import S3Location, put_object
 from groundcrew.task_config import TaskConfigReader, job_name_from_arn, worker_priors_location
+from groundcrew.workflows import Workflow
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -105,12 +108,25 @@ class JobContext:
     round: int = 1
     carried: Mapping[str, Sequence[Mapping[str, Any]]] = field(default_factory=dict)  # item -> earlier answers
     priors: Mapping[str, WorkerPrior] = field(default_factory=dict)
+    workflow: Workflow = Workflow.IMAGE_CLASSIFICATION
+    rig: Rig | None = None  # keypoints
 
 
 def _item_key(data_object: dict[str, Any]) -> str | None:
     """The same identity the rounds use: the object's S3 URI, or its inline text."""
     value = data_object.get("s3Uri", data_object.get("content"))
     return value if isinstance(value, str) else None
+
+
+@dataclass(slots=True)
+class _Item:
+    """One payload object: its answers (earlier rounds' first), the rejected ones, and the parsed poses."""
+
+    entry: DataObjectAnnotations
+    key: str
+    answers: list[dict[str, Any]]
+    rejected: list[dict[str, Any]]
+    skeletons: list[SkeletonAnswer] = field(default_factory=list)
 
 
 def consolidate(
@@ -121,13 +137,32 @@ def consolidate(
     In a follow-up round an object's earlier answers are carried in, so each round's output line holds every
     answer so far; the batch-wide decision of the Finalize step is the one that counts.
     """
-    attribute = request.labelAttributeName
-    labels = context.labels
     failures: list[ConsolidationFailure] = []
-    parsed: list[tuple[DataObjectAnnotations, str, list[dict[str, Any]], list[dict[str, Any]]]] = []
+    items = _parse_payload(s3, payload, context, failures)
+    if context.workflow is Workflow.KEYPOINTS:
+        response, labeled = _keypoint_labels(items, context, request.labelAttributeName, failures)
+    else:
+        response, labeled = _classification_labels(items, context, request.labelAttributeName, failures)
+    summary = AnnotationsConsolidated(
+        labeling_job_name=job_name_from_arn(request.labelingJobArn),
+        objects=len(payload),
+        labeled=labeled,
+        unresolved=len(items) - labeled,
+        rejected_answers=sum(len(item.rejected) for item in items),
+        failures=failures[:MAX_LISTED],
+    )
+    return ConsolidationResult(response=response, summary=summary, failures=failures)
+
+
+def _parse_payload(
+    s3: S3Client, payload: list[Any], context: JobContext, failures: list[ConsolidationFailure]
+) -> list[_Item]:
+    """Every well-formed object with its usable answers; the rest become failures or rejected answers, with why."""
+    keypoint_rig = context.rig if context.workflow is Workflow.KEYPOINTS else None
+    items: list[_Item] = []
     for index, raw in enumerate(payload):
         try:
-            item = DataObjectAnnotations.model_validate(raw)
+            entry = DataObjectAnnotations.model_validate(raw)
         except ValidationError as error:
             known_id = raw.get("datasetObjectId") if isinstance(raw, dict) else None
             object_id = str(known_id) if known_id is not None else f"#{index}"
@@ -141,44 +176,61 @@ def consolidate(
                 )
             )
             continue
-        key = _item_key(item.dataObject) or f"dataset-object-{item.datasetObjectId}"
+        key = _item_key(entry.dataObject) or f"dataset-object-{entry.datasetObjectId}"
         earlier = [dict(a) for a in context.carried.get(key, ())]
         answered_before = {str(a.get("worker_id")): int(a.get("round", 0)) for a in earlier}
-        answers: list[dict[str, Any]] = []
-        rejected: list[dict[str, Any]] = []
+        item = _Item(entry, key, earlier, [])
         seen_workers: set[str] = set()
-        for annotation in item.annotations:
+        for annotation in entry.annotations:
             worker = annotation.workerId
             if worker in seen_workers:
-                rejected.append(
+                item.rejected.append(
                     {"worker_id": worker, "reason": "second answer of the same worker", "round": context.round}
                 )
                 continue
             if worker in answered_before:
                 reason = f"the worker already answered this item in round {answered_before[worker]}"
-                rejected.append({"worker_id": worker, "reason": reason, "round": context.round})
+                item.rejected.append({"worker_id": worker, "reason": reason, "round": context.round})
                 continue
             try:
                 content = _annotation_content(s3, annotation.annotationData)
-                answer = image_classification.parse_answer(worker, content, labels)
+                if keypoint_rig is not None:
+                    skeleton = keypoints.parse_submission(worker, content, keypoint_rig)
+                    item.skeletons.append(skeleton)
+                    # The submission itself is kept: later steps rebuild the consensus from it.
+                    submitted = orjson.loads(content) if isinstance(content, str) else content
+                    answer = {"worker_id": worker, "content": submitted, "seconds": skeleton.seconds}
+                else:
+                    label = image_classification.parse_answer(worker, content, context.labels).label
+                    answer = {"worker_id": worker, "label": label}
             except image_classification.AnswerError as error:
-                rejected.append({"worker_id": worker, "reason": str(error), "round": context.round})
+                item.rejected.append({"worker_id": worker, "reason": str(error), "round": context.round})
                 continue
             seen_workers.add(worker)
-            answers.append({"worker_id": answer.worker_id, "label": answer.label, "round": context.round})
-        parsed.append((item, key, earlier + answers, rejected))
+            item.answers.append({**answer, "round": context.round})
+        items.append(item)
+    return items
 
+
+def _no_answer_reason(item: _Item) -> str:
+    return "no valid answer: " + ("; ".join(str(r["reason"]) for r in item.rejected) or "no worker answered")
+
+
+def _classification_labels(
+    items: list[_Item], context: JobContext, attribute: str, failures: list[ConsolidationFailure]
+) -> tuple[list[dict[str, Any]], int]:
+    labels = context.labels
     decision = decide(
-        {key: [WorkerLabel(str(a["worker_id"]), str(a["label"])) for a in answers] for _, key, answers, _ in parsed},
+        {item.key: [WorkerLabel(str(a["worker_id"]), str(a["label"])) for a in item.answers] for item in items},
         labels,
         context.policy,
-        bought={key: len(answers) + len(rejected) for _, key, answers, rejected in parsed},
+        bought={item.key: len(item.answers) + len(item.rejected) for item in items},
         priors=context.priors,
     )
     response: list[dict[str, Any]] = []
-    labeled = unresolved = rejected_total = 0
-    for item, key, answers, rejected in parsed:
-        verdict = decision.items[key]
+    labeled = 0
+    for item in items:
+        verdict = decision.items[item.key]
         value: dict[str, Any] = {
             "label": verdict.label,
             "class_id": labels.index(verdict.label) if verdict.label is not None else None,
@@ -186,40 +238,60 @@ def consolidate(
             "confidence": verdict.confidence,
             "agreement": verdict.agreement,
             "votes": verdict.votes,
-            "answers": answers,
-            "rejected_answers": rejected,
+            "answers": item.answers,
+            "rejected_answers": item.rejected,
             "round": context.round,
         }
-        rejected_total += len(rejected)
         if verdict.outcome is Outcome.CONSOLIDATED:
             labeled += 1
         else:
-            unresolved += 1
             reason = verdict.reason or verdict.outcome.value
             if verdict.outcome is Outcome.NO_VALID_ANSWERS:
-                reason = "no valid answer: " + ("; ".join(str(r["reason"]) for r in rejected) or "no worker answered")
+                reason = _no_answer_reason(item)
             value["reason"] = reason
             if verdict.more_answers:
                 value["more_answers"] = verdict.more_answers  # the policy wants another round for this item
-            failures.append(
-                ConsolidationFailure(
-                    dataset_object_id=item.datasetObjectId,
-                    data_object=_data_object_text(item.dataObject),
-                    reason=reason,
-                )
+            failures.append(_failure(item, reason))
+        response.append(_response_entry(item, attribute, value))
+    return response, labeled
+
+
+def _keypoint_labels(
+    items: list[_Item], context: JobContext, attribute: str, failures: list[ConsolidationFailure]
+) -> tuple[list[dict[str, Any]], int]:
+    """Flips corrected and a per-keypoint median over this round's workers (contracts section 9.1 fields)."""
+    assert context.rig is not None
+    response: list[dict[str, Any]] = []
+    labeled = 0
+    for item in items:
+        if not item.skeletons:
+            reason = _no_answer_reason(item)
+            value: dict[str, Any] = {"status": Outcome.NO_VALID_ANSWERS.value, "reason": reason}
+            failures.append(_failure(item, reason))
+        else:
+            consensus = keypoint_consensus.consolidate_poses(item.skeletons, context.rig, image_size=None)
+            value = keypoint_consensus.label_results(
+                consensus,
+                dataset_object_id=item.entry.datasetObjectId,
+                data_object_s3_uri=item.entry.dataObject.get("s3Uri"),
             )
-        response.append(
-            {"datasetObjectId": item.datasetObjectId, "consolidatedAnnotation": {"content": {attribute: value}}}
-        )
-    summary = AnnotationsConsolidated(
-        labeling_job_name=job_name_from_arn(request.labelingJobArn),
-        objects=len(payload),
-        labeled=labeled,
-        unresolved=unresolved,
-        rejected_answers=rejected_total,
-        failures=failures[:MAX_LISTED],
+            value["status"] = Outcome.CONSOLIDATED.value
+            labeled += 1
+        value.update({"answers": item.answers, "rejected_answers": item.rejected, "round": context.round})
+        response.append(_response_entry(item, attribute, value))
+    return response, labeled
+
+
+def _failure(item: _Item, reason: str) -> ConsolidationFailure:
+    return ConsolidationFailure(
+        dataset_object_id=item.entry.datasetObjectId,
+        data_object=_data_object_text(item.entry.dataObject),
+        reason=reason,
     )
-    return ConsolidationResult(response=response, summary=summary, failures=failures)
+
+
+def _response_entry(item: _Item, attribute: str, value: dict[str, Any]) -> dict[str, Any]:
+    return {"datasetObjectId": item.entry.datasetObjectId, "consolidatedAnnotation": {"content": {attribute: value}}}
 
 
 class JobContextReader:
@@ -240,6 +312,8 @@ class JobContextReader:
             round=config.round,
             carried=carried,
             priors=read_worker_priors(self._s3, self._bucket, job_name),
+            workflow=config.workflow,
+            rig=rig_from_dict(config.rig) if config.rig is not None else None,
         )
 
 

@@ -200,6 +200,44 @@ class ExportedFiles(BaseModel):
     excluded: int
 
 
+class KeypointFinding(BaseModel):
+    rule: str = Field(description="left-right-swap, outside-image, missing-required, same-spot or limb-ratio")
+    keypoints: list[str]
+    message: str
+    severity: str = Field(description="error (the pose is wrong as it stands) or warning (worth a look)")
+
+
+class KeypointIssue(BaseModel):
+    item: str = Field(description="source-ref of the image")
+    findings: list[KeypointFinding]
+    disputed: list[str] = Field(description="Keypoints the workers placed far apart")
+    sent_back: bool = Field(description="The image goes to an adjustment round, this pose as its start")
+
+
+class KeypointQualityIssues(EventDetail):
+    """The automatic checks flagged poses of a round."""
+
+    DETAIL_TYPE: ClassVar[str] = "Keypoint Quality Issues"
+    project: str
+    batch_id: str
+    round: int
+    flagged: int = Field(description="Images of the round whose pose was flagged")
+    sent_back: int = Field(description="... of which go to an adjustment round")
+    items: list[KeypointIssue] = Field(description=f"At most {MAX_LISTED}")
+
+
+class SecondsSummary(BaseModel):
+    count: int
+    mean: float | None
+    median: float | None
+    p90: float | None
+
+
+class SecondsPerImage(BaseModel):
+    overall: SecondsSummary
+    workers: dict[str, SecondsSummary] = Field(description=f"By worker id, at most {MAX_LISTED}")
+
+
 class LabelingJobCompleted(EventDetail):
     """A batch is labeled: every round merged into one output manifest."""
 
@@ -218,6 +256,11 @@ class LabelingJobCompleted(EventDetail):
         default=None, description="JSON with every worker (and Dawid-Skene confusion matrices when weighted)"
     )
     export: ExportedFiles | None = None
+    seconds_per_image: SecondsPerImage | None = Field(
+        default=None, description="Keypoints: one worker's time on one image (mean, median, p90), overall and each"
+    )
+    report_uri: str | None = Field(default=None, description="Keypoints: HTML report of the flagged poses")
+    coco_uri: str | None = Field(default=None, description="Keypoints: the batch's poses as COCO keypoints JSON")
 
 
 class TrainingDataExported(EventDetail):
@@ -255,6 +298,7 @@ EVENT_MODELS: tuple[type[EventDetail], ...] = (
     LabelingJobProgress,
     AnnotationsConsolidated,
     LabelingRoundCompleted,
+    KeypointQualityIssues,
     LabelingJobCompleted,
     TrainingDataExported,
     LabelingJobFailed,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -56,10 +57,12 @@ class JobResources:
     consolidation_arn: str
     default_workteam_arn: str | None
     kms_key_id: str | None = None
+    skeleton_component_url: str | None = None  # keypoint projects without their own keypoints.component_url
 
 
-def label_categories_document(project: Project) -> dict[str, Any]:
-    return {"document-version": "2018-11-28", "labels": [{"label": label} for label in project.labels]}
+def label_categories_document(labels: Sequence[str]) -> dict[str, Any]:
+    """Ground Truth's label category file (classification labels, or a rig's keypoint names)."""
+    return {"document-version": "2018-11-28", "labels": [{"label": label} for label in labels]}
 
 
 def create_request(

@@ -5,6 +5,7 @@ Each step receives the execution state as plain data and returns what the ASL st
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -17,8 +18,11 @@ from groundcrew import (
     batch_results,
     image_classification,
     job_output,
+    keypoint_batches,
+    keypoints,
     labeling_jobs,
     manifests,
+    poses,
     preflight,
     rounds,
     training_export,
@@ -33,6 +37,9 @@ from groundcrew.events import (
     EventPublisher,
     ExportedFiles,
     JobStatistics,
+    KeypointFinding,
+    KeypointIssue,
+    KeypointQualityIssues,
     LabelCounters,
     LabelingJobCompleted,
     LabelingJobFailed,
@@ -41,6 +48,8 @@ from groundcrew.events import (
     LabelingRoundCompleted,
     PreflightFinding,
     RoundSummary,
+    SecondsPerImage,
+    SecondsSummary,
     TrainingDataExported,
     UnresolvedItem,
     WorkerQuality,
@@ -49,11 +58,14 @@ from groundcrew.projects import Project, load_project
 from groundcrew.s3_locations import S3Location, put_object
 from groundcrew.task_config import TaskConfig, job_folder, write_task_config
 from groundcrew.worker_quality import WorkerQualityStore
-from groundcrew.workflows import ConsensusMethod
+from groundcrew.workflows import ConsensusMethod, Workflow
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sagemaker import SageMakerClient
+
+
+KEYPOINT_METHOD = "median-after-flip-correction"  # keypoint_consensus: how several workers' poses become one
 
 
 class BatchRef(BaseModel):
@@ -126,8 +138,9 @@ def prepare_job(
     config_folder = job_folder(batch.bucket, name).child("config")
     template = config_folder.child("ui-template.liquid.html")
     categories = config_folder.child("label-categories.json")
-    put_object(s3, template, image_classification.ui_template().encode(), "text/html")
-    put_object(s3, categories, orjson.dumps(labeling_jobs.label_categories_document(project)))
+    page, labels, rig = _worker_page(s3, batch.bucket, project, resources)
+    put_object(s3, template, page.encode(), "text/html")
+    put_object(s3, categories, orjson.dumps(labeling_jobs.label_categories_document(labels)))
     manifest_uri, gold_items, gold_missing = _round_manifest(s3, batch, project, plan)
     write_task_config(
         s3,
@@ -139,6 +152,7 @@ def prepare_job(
             round_number=plan.number,
             workers_per_object=plan.workers_per_object,
             carried_answers_uri=plan.carried_answers_uri,
+            rig=poses.rig_to_dict(rig) if rig is not None else None,
         ),
     )
     if workers is not None and policy.method is ConsensusMethod.DAWID_SKENE:
@@ -165,6 +179,37 @@ def prepare_job(
         gold_items=gold_items,
         gold_missing=gold_missing[:MAX_LISTED],
     ).model_dump()
+
+
+def _worker_page(
+    s3: S3Client, bucket: str, project: Project, resources: labeling_jobs.JobResources
+) -> tuple[str, tuple[str, ...], poses.Rig | None]:
+    """The workflow's worker template, the names a worker chooses from, and the rig (keypoints only)."""
+    if project.workflow is not Workflow.KEYPOINTS:
+        return image_classification.ui_template(), tuple(project.labels), None
+    options = project.keypoints
+    assert options is not None  # the project model requires it for this workflow
+    url = options.component_url or resources.skeleton_component_url
+    if not url:
+        raise labeling_jobs.LabelingJobRejected(
+            f"project {project.name!r} has no keypoints.component_url and the stack has no SkeletonComponentUrl: "
+            "workers would see no skeleton tool; host crowd-2d-skeleton.js and name its HTTPS URL"
+        )
+    rig = load_rig(s3, bucket, options.rig)
+    return keypoints.ui_template(rig, url), rig.names, rig
+
+
+def load_rig(s3: S3Client, bucket: str, name: str) -> poses.Rig:
+    """A preset by name, or a rig document under rigs/ of the data bucket."""
+    from groundcrew import rigs  # pydantic and YAML: only the keypoint workflow needs them here
+
+    if "/" not in name:
+        return rigs.load_preset(name)
+    try:
+        body = s3.get_object(Bucket=bucket, Key=name)["Body"].read()
+    except s3.exceptions.NoSuchKey:
+        raise rigs.InvalidRig(f"s3://{bucket}/{name}", [("(document)", "no such object")]) from None
+    return rigs.parse_rig(body, source=f"s3://{bucket}/{name}")
 
 
 def _round_manifest(
@@ -305,16 +350,62 @@ def decide_round(
         results = rounds.round_answers(manifests.read_manifest(s3, output), job.label_attribute_name, number)
         rounds.merge_round(ledger, number, round_items, results)
     ledger_location = rounds.ledger_location(batch.bucket, batch.project, batch.batch_id, number)
-    rounds.write_ledger(s3, ledger_location, ledger)
 
-    priors = _priors(workers, project) if policy.method is ConsensusMethod.DAWID_SKENE else None
-    decision = batch_results.batch_decision(ledger, tuple(project.labels), policy, priors)
-    wanting = {key for key, verdict in decision.items.items() if batch_results.wants_more(verdict)}
-    resolved = sum(1 for verdict in decision.items.values() if verdict.outcome is Outcome.CONSOLIDATED)
     rounds_left = not round_failed and number < project.consensus.max_rounds
     plan: rounds.RoundPlan | None = None
-    if wanting and rounds_left:
-        plan = _plan_next_round(s3, batch, number + 1, wanting, ledger, min(9, max(1, next_round_workers(decision))))
+    if project.workflow is Workflow.KEYPOINTS:
+        verdicts, _, _ = _pose_verdicts(s3, batch.bucket, project, ledger)
+        options = project.keypoints
+        send_back = options is not None and options.send_back_flagged
+        # Only this round's items: an item that already passed is not reopened by a later, different consensus.
+        flagged = [key for key in sorted(round_items) if key in verdicts and verdicts[key].flagged]
+        for key in flagged:
+            ledger[key].notes.append(f"round {number}: flagged: {'; '.join(verdicts[key].reasons)}")
+        wanting = {
+            key
+            for key in round_items
+            if key in verdicts and keypoint_batches.wants_another_pass(verdicts[key]) and send_back
+        }
+        resolved = sum(1 for v in verdicts.values() if v.consensus is not None and not v.flagged)
+        unresolved = len(verdicts) - resolved
+        if wanting and rounds_left:
+            overrides = {key: keypoint_batches.adjustment_line(verdicts[key]) for key in wanting}
+            plan = _plan_next_round(
+                s3, batch, number + 1, wanting, ledger, policy.initial_answers, overrides=overrides, carry=False
+            )
+        if flagged:
+            sent_back = wanting if plan is not None else set()
+            publisher.publish(
+                KeypointQualityIssues(
+                    project=batch.project,
+                    batch_id=batch.batch_id,
+                    round=number,
+                    flagged=len(flagged),
+                    sent_back=len(sent_back & set(flagged)),
+                    items=[
+                        KeypointIssue(
+                            item=key,
+                            findings=[
+                                KeypointFinding.model_validate(f)
+                                for f in keypoint_batches.findings_data(verdicts[key].findings)
+                            ],
+                            disputed=verdicts[key].disputed,
+                            sent_back=key in sent_back,
+                        )
+                        for key in flagged[:MAX_LISTED]
+                    ],
+                )
+            )
+    else:
+        priors = _priors(workers, project) if policy.method is ConsensusMethod.DAWID_SKENE else None
+        decision = batch_results.batch_decision(ledger, tuple(project.labels), policy, priors)
+        wanting = {key for key, verdict in decision.items.items() if batch_results.wants_more(verdict)}
+        resolved = sum(1 for verdict in decision.items.values() if verdict.outcome is Outcome.CONSOLIDATED)
+        unresolved = len(decision.items) - resolved
+        if wanting and rounds_left:
+            workers_next = min(9, max(1, next_round_workers(decision)))
+            plan = _plan_next_round(s3, batch, number + 1, wanting, ledger, workers_next)
+    rounds.write_ledger(s3, ledger_location, ledger)
 
     cost = batch_results.spend(ledger.values(), project.workforce.price_per_task_usd, number)
     collected = {} if round_failed else (state.get("collected") or {}).get("statistics") or {}
@@ -336,7 +427,7 @@ def decide_round(
             project=batch.project,
             batch_id=batch.batch_id,
             summary=summary,
-            unresolved=len(decision.items) - resolved,
+            unresolved=unresolved,
             next_round_items=plan.item_count if plan else 0,
             next_round_workers_per_object=plan.workers_per_object if plan else None,
         )
@@ -370,14 +461,30 @@ def _plan_next_round(
     keys: set[str],
     ledger: dict[str, rounds.LedgerEntry],
     workers_per_object: int,
+    *,
+    overrides: dict[str, dict[str, Any]] | None = None,
+    carry: bool = True,
 ) -> rounds.RoundPlan:
+    """The next round's manifest; `carry` hands the earlier answers to its consolidation (votes add up), while
+    an adjustment round starts from `overrides` instead (its answers replace the pose they adjust)."""
     folder = rounds.round_folder(batch.bucket, batch.project, batch.batch_id, number)
     manifest = folder.child("input.manifest")
-    carried = folder.child("carried-answers.json")
     lines = manifests.read_manifest(s3, S3Location.parse(batch.manifest_uri))
-    count = manifests.write_manifest(s3, manifest, rounds.round_manifest_lines(lines, keys, (), []))
+    count = manifests.write_manifest(s3, manifest, rounds.round_manifest_lines(lines, keys, (), [], overrides))
+    if not carry:
+        return rounds.RoundPlan(number, manifest.uri, count, workers_per_object)
+    carried = folder.child("carried-answers.json")
     rounds.write_carried_answers(s3, carried, ledger, keys)
     return rounds.RoundPlan(number, manifest.uri, count, workers_per_object, carried.uri)
+
+
+def _pose_verdicts(
+    s3: S3Client, bucket: str, project: Project, ledger: dict[str, rounds.LedgerEntry]
+) -> tuple[dict[str, keypoint_batches.PoseVerdict], poses.Rig, dict[str, keypoint_batches.SizeReading]]:
+    assert project.keypoints is not None
+    rig = load_rig(s3, bucket, project.keypoints.rig)
+    sizes = keypoint_batches.image_sizes(s3, [key for key, entry in ledger.items() if not entry.gold])
+    return keypoint_batches.pose_verdicts(ledger, rig, sizes), rig, sizes
 
 
 def _usd(amount: float | None) -> float | None:
@@ -400,35 +507,59 @@ def finalize_batch(
     ledger = rounds.read_ledger(s3, S3Location.parse(consensus_state["ledger_uri"]))
     round_summaries = [RoundSummary.model_validate(r) for r in consensus_state["rounds"]]
     job_names = [r.labeling_job_name for r in round_summaries]
-    priors = _priors(workers, project) if policy.method is ConsensusMethod.DAWID_SKENE else None
-    decision = batch_results.batch_decision(ledger, labels, policy, priors)
-
     created = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.%f")
     output = rounds.output_manifest_location(batch.bucket, batch.project, batch.batch_id)
     attribute = project.attribute_name
-    values: dict[str, dict[str, Any]] = {}
+    values: dict[str, dict[str, Any]] = {}  # per item, only what the statistics and the event need
+    batch_lines = manifests.read_manifest(s3, S3Location.parse(batch.manifest_uri))
+    decision: BatchDecision | None = None
+    if project.workflow is Workflow.KEYPOINTS:
+        verdicts, rig, sizes = _pose_verdicts(s3, batch.bucket, project, ledger)
 
-    def merged_lines() -> Iterator[dict[str, Any]]:
-        for line in manifests.read_manifest(s3, S3Location.parse(batch.manifest_uri)):
-            key = rounds.item_key(line.data)
-            entry = ledger.get(key) if key is not None else None
-            verdict = decision.items.get(key) if key is not None else None
-            if entry is None or verdict is None:
-                entry = rounds.LedgerEntry(key or f"line {line.number}", notes=["the item was never labeled"])
-                verdict = _no_answers()
-            value = batch_results.output_value(verdict, entry, labels, project.consensus.max_rounds)
-            # Only what the statistics and the event need: the answers stay in the ledger, not twice in memory.
-            values[entry.key] = {name: value.get(name) for name in ("status", "confidence", "votes", "reason")}
-            yield {
-                **line.data,
-                attribute: value,
-                f"{attribute}-metadata": batch_results.output_metadata(value, job_names, created, policy),
-            }
+        def merged_lines() -> Iterator[dict[str, Any]]:
+            for line in batch_lines:
+                key = rounds.item_key(line.data) or f"line {line.number}"
+                entry = ledger.get(key) or rounds.LedgerEntry(key, notes=["the item was never labeled"])
+                verdict = verdicts.get(key) or keypoint_batches.PoseVerdict(key, None)
+                # Ground Truth numbers a job's objects by manifest line, from 0.
+                value = keypoint_batches.output_value(verdict, entry, dataset_object_id=str(line.number - 1))
+                values[key] = {
+                    "status": value["status"],
+                    "confidence": value.get("agreement"),
+                    "votes": {},
+                    "reason": value.get("reason"),
+                }
+                metadata = keypoint_batches.output_metadata(value, job_names, created)
+                yield {**line.data, attribute: value, f"{attribute}-metadata": metadata}
 
-    manifests.write_manifest(s3, output, merged_lines())
+        manifests.write_manifest(s3, output, merged_lines())
+        tallies = keypoint_batches.worker_tallies(verdicts)
+        extras = _keypoint_outputs(s3, publisher, batch, project, ledger, verdicts, rig, sizes)
+    else:
+        priors = _priors(workers, project) if policy.method is ConsensusMethod.DAWID_SKENE else None
+        decision = batch_results.batch_decision(ledger, labels, policy, priors)
 
-    gold_labels = {project.gold_uri(g, batch.bucket): g.label for g in project.quality.gold.items}
-    tallies = batch_results.worker_tallies(ledger, decision, gold_labels)
+        def merged_lines() -> Iterator[dict[str, Any]]:
+            assert decision is not None
+            for line in batch_lines:
+                key = rounds.item_key(line.data)
+                entry = ledger.get(key) if key is not None else None
+                verdict = decision.items.get(key) if key is not None else None
+                if entry is None or verdict is None:
+                    entry = rounds.LedgerEntry(key or f"line {line.number}", notes=["the item was never labeled"])
+                    verdict = _no_answers()
+                value = batch_results.output_value(verdict, entry, labels, project.consensus.max_rounds)
+                values[entry.key] = {name: value.get(name) for name in ("status", "confidence", "votes", "reason")}
+                yield {
+                    **line.data,
+                    attribute: value,
+                    f"{attribute}-metadata": batch_results.output_metadata(value, job_names, created, policy),
+                }
+
+        manifests.write_manifest(s3, output, merged_lines())
+        gold_labels = {project.gold_uri(g, batch.bucket): g.label for g in project.quality.gold.items}
+        tallies = batch_results.worker_tallies(ledger, decision, gold_labels)
+        extras = {}
     workers.record_batch(project.name, batch.batch_id, tallies)
     history = workers.history(project.name)
     quality = _worker_quality(tallies, decision, history, project)
@@ -442,7 +573,8 @@ def finalize_batch(
             f"{statistics.unresolved} unresolved, {statistics.failed} without a valid answer; see {output.uri}"
         )
     cost = batch_results.spend(ledger.values(), project.workforce.price_per_task_usd)
-    exported = _export(s3, publisher, batch, project, output) if project.export is not None else None
+    classification = project.workflow is not Workflow.KEYPOINTS
+    exported = _export(s3, publisher, batch, project, output) if project.export and classification else None
     unresolved = [
         UnresolvedItem(item=key, status=value["status"], reason=str(value.get("reason")), votes=value["votes"])
         for key, value in values.items()
@@ -454,7 +586,7 @@ def finalize_batch(
         "statistics": statistics.model_dump(mode="json"),
         "consensus": ConsensusReport(
             policy=policy.kind.value,
-            method=policy.method.value,
+            method=policy.method.value if classification else KEYPOINT_METHOD,
             rounds=round_summaries,
             ties=statistics.ties,
             unresolved_items=unresolved[:MAX_LISTED],
@@ -474,7 +606,122 @@ def finalize_batch(
         "worker_report_uri": report.uri,
         "flagged_workers": sum(1 for w in quality if w.flagged),
         "export": exported.model_dump(mode="json") if exported else None,
+        **extras,
     }
+
+
+def _keypoint_outputs(
+    s3: S3Client,
+    publisher: EventPublisher,
+    batch: BatchRef,
+    project: Project,
+    ledger: dict[str, rounds.LedgerEntry],
+    verdicts: dict[str, keypoint_batches.PoseVerdict],
+    rig: poses.Rig,
+    sizes: dict[str, keypoint_batches.SizeReading],
+) -> dict[str, Any]:
+    """Next to the output: the COCO keypoints file, the HTML report of every pose ever flagged, the timing."""
+    from groundcrew import coco_keypoints, keypoint_report, keypoint_stats  # Pillow and numpy: Finalize only
+
+    folder = rounds.batch_folder(batch.bucket, batch.project, batch.batch_id).child("output")
+    category = "person" if rig.name == "coco-person" else rig.name
+    images = []
+    excluded = {"no pose": 0, "image size unreadable": 0}
+    for key, verdict in verdicts.items():
+        size = sizes.get(key, (None, None))[0]
+        if verdict.pose is None:
+            excluded["no pose"] += 1
+        elif size is None:
+            excluded["image size unreadable"] += 1  # COCO needs each image's width and height
+        else:
+            name = S3Location.parse(key).key
+            images.append(coco_keypoints.CocoImage(name, size.width, size.height, [verdict.pose]))
+    coco = folder.child(f"{category}_keypoints.json")
+    put_object(s3, coco, orjson.dumps(coco_keypoints.to_coco(images, rig, category_name=category)))
+
+    entries = []
+    for number, (key, verdict) in enumerate(sorted(verdicts.items()), start=1):
+        history = [note for note in ledger[key].notes if ": flagged: " in note]
+        if verdict.pose is None or not (history or verdict.findings):
+            continue
+        location = S3Location.parse(key)
+        try:
+            image = s3.get_object(Bucket=location.bucket, Key=location.key)["Body"].read()
+            overlay = keypoint_report.render_overlay(image, verdict.pose, rig, verdict.findings)
+        except (s3.exceptions.NoSuchKey, keypoint_report.ImageDecodeError) as error:
+            verdict.notes.append(f"no overlay: {error}")
+            continue
+        png = f"{number:05d}.png"
+        put_object(s3, folder.child("report", png), overlay, "image/png")
+        label = " / ".join(history) if history else "flagged by the final checks"
+        entries.append(keypoint_report.ReportEntry(location.key, png, verdict.findings, label))
+    report = folder.child("report", "index.html")
+    title = f"Keypoint checks of batch {batch.batch_id}"
+    put_object(s3, report, keypoint_report.render_report(entries, title).encode(), "text/html; charset=utf-8")
+
+    samples = [
+        (str(a["worker_id"]), float(a["seconds"]))
+        for entry in ledger.values()
+        for a in entry.answers
+        if isinstance(a.get("seconds"), int | float)
+    ]
+    timing = keypoint_stats.seconds_statistics(samples)
+    seconds = SecondsPerImage(
+        overall=SecondsSummary(**dataclasses.asdict(timing.overall)),
+        workers={
+            worker: SecondsSummary(**dataclasses.asdict(summary))
+            for worker, summary in list(timing.per_worker.items())[:MAX_LISTED]
+        },
+    )
+    exported = _export_coco(s3, publisher, batch, project, images, rig, category, excluded) if project.export else None
+    return {
+        "coco_uri": coco.uri,
+        "report_uri": report.uri,
+        "seconds_per_image": seconds.model_dump(mode="json"),
+        "export": exported.model_dump(mode="json") if exported else None,
+    }
+
+
+def _export_coco(
+    s3: S3Client,
+    publisher: EventPublisher,
+    batch: BatchRef,
+    project: Project,
+    images: list[Any],
+    rig: poses.Rig,
+    category: str,
+    excluded: dict[str, int],
+) -> ExportedFiles:
+    """Train and test COCO files, split by image with the project's ratio and seed."""
+    from groundcrew import coco_keypoints
+
+    options = project.export
+    assert options is not None
+    splits = training_export.assign_splits(
+        ((image.file_name, category) for image in images), options.test_ratio, options.seed
+    )
+    folder = S3Location(batch.bucket, f"exports/{batch.project}/{batch.batch_id}")
+    files = {}
+    counts = {"train": 0, "test": 0}
+    for split in ("train", "test"):
+        chosen = [image for image in images if splits[image.file_name] == split]
+        counts[split] = len(chosen)
+        location = folder.child(f"{category}_keypoints_{split}.json")
+        put_object(s3, location, orjson.dumps(coco_keypoints.to_coco(chosen, rig, category_name=category)))
+        files[location.key.rsplit("/", 1)[-1]] = location.uri
+    publisher.publish(
+        TrainingDataExported(
+            project=batch.project,
+            batch_id=batch.batch_id,
+            files=files,
+            train=counts["train"],
+            test=counts["test"],
+            excluded=sum(excluded.values()),
+            excluded_reasons=excluded,
+            classes={category: dict(counts)},
+        )
+    )
+    return ExportedFiles(files=files, train=counts["train"], test=counts["test"], excluded=sum(excluded.values()))
 
 
 def _no_answers() -> ItemDecision:
@@ -489,11 +736,13 @@ def _no_answers() -> ItemDecision:
     )
 
 
-def _worker_report(quality: list[WorkerQuality], decision: BatchDecision, labels: tuple[str, ...]) -> dict[str, Any]:
+def _worker_report(
+    quality: list[WorkerQuality], decision: BatchDecision | None, labels: tuple[str, ...]
+) -> dict[str, Any]:
     """Every worker (the event lists at most 50), with Dawid-Skene's confusion matrix when the method has one."""
     workers = []
     for report in quality:
-        estimate = decision.workers.get(report.worker_id)
+        estimate = decision.workers.get(report.worker_id) if decision is not None else None
         confusion = estimate.confusion if estimate is not None else None
         workers.append({**report.model_dump(mode="json"), "confusion": confusion})
     return {"labels": list(labels), "confusion_axes": ["true label", "answered label"], "workers": workers}
@@ -501,14 +750,14 @@ def _worker_report(quality: list[WorkerQuality], decision: BatchDecision, labels
 
 def _worker_quality(
     tallies: dict[str, worker_quality.WorkerTally],
-    decision: BatchDecision,
+    decision: BatchDecision | None,
     history: dict[str, worker_quality.WorkerHistory],
     project: Project,
 ) -> list[WorkerQuality]:
     reports = []
     for worker_id, tally in tallies.items():
         record = history.get(worker_id)
-        estimate = decision.workers.get(worker_id)
+        estimate = decision.workers.get(worker_id) if decision is not None else None
         reports.append(
             WorkerQuality(
                 worker_id=worker_id,
@@ -540,7 +789,7 @@ def _batch_statistics(
     return JobStatistics(
         items=len(values),
         labeled=labeled,
-        unresolved=statuses.count("unresolved") + statuses.count(Outcome.TIE.value),
+        unresolved=sum(1 for s in statuses if s not in {Outcome.CONSOLIDATED.value, Outcome.NO_VALID_ANSWERS.value}),
         failed=statuses.count(Outcome.NO_VALID_ANSWERS.value),
         mean_agreement=round(sum(confidences) / len(confidences), 4) if confidences else None,
         unanimous=sum(1 for v in values.values() if v["status"] == "consolidated" and len(v["votes"]) == 1),

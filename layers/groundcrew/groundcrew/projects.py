@@ -11,7 +11,15 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from groundcrew.consensus import ConsensusPolicy
 from groundcrew.workflows import ConsensusMethod, PolicyKind, Workflow
@@ -148,6 +156,34 @@ class Quality(_Strict):
     )
 
 
+RIG_KEY_PATTERN = r"^rigs/[A-Za-z0-9][A-Za-z0-9._-]*\.ya?ml$"
+
+
+class Keypoints(_Strict):
+    """The keypoint workflow: which rig workers place, where the component comes from, what happens to flags."""
+
+    rig: str = Field(
+        default="coco-person",
+        description="A preset (coco-person, vehicle-box-truck) or a rig document in the data bucket (rigs/<name>.yaml)",
+    )
+    component_url: str | None = Field(
+        default=None,
+        pattern=r"^https://[^\s\"'<>]+$",
+        description="HTTPS URL of crowd-2d-skeleton.js; the stack's SkeletonComponentUrl when omitted",
+    )
+    send_back_flagged: bool = Field(
+        default=True,
+        description="Items the quality checks flag go back for an adjustment round (within consensus.max_rounds)",
+    )
+
+    @field_validator("rig")
+    @classmethod
+    def _rig(cls, value: str) -> str:
+        if "/" in value and not re.match(RIG_KEY_PATTERN, value):
+            raise ValueError("must be a preset name or a key like rigs/<name>.yaml in the data bucket")
+        return value
+
+
 class Export(_Strict):
     test_ratio: Annotated[float, Field(ge=0, lt=1)] = 0.2
     seed: int = 0
@@ -191,7 +227,10 @@ class TimeLimits(_Strict):
 class Project(_Strict):
     name: str = Field(min_length=1, max_length=PROJECT_NAME_MAX)
     workflow: Workflow
-    labels: list[str] = Field(min_length=2, max_length=30)
+    labels: list[str] = Field(
+        default_factory=list, max_length=30, description="Classification labels (keypoint names come from the rig)"
+    )
+    keypoints: Keypoints | None = None
     workforce: Workforce = Workforce()
     workers_per_object: Annotated[int, Field(ge=1, le=9)] = 3
     consensus: Consensus = Consensus()
@@ -204,7 +243,16 @@ class Project(_Strict):
 
     @model_validator(mode="after")
     def _consensus_fits(self) -> Project:
-        if self.consensus.policy is PolicyKind.ADAPTIVE and "workers_per_object" in self.model_fields_set:
+        if self.workflow is Workflow.KEYPOINTS:
+            if self.keypoints is None:
+                raise ValueError("a keypoints project needs a keypoints section (at least keypoints.rig)")
+        elif self.keypoints is not None:
+            raise ValueError(f"keypoints options apply to the keypoints workflow, not {self.workflow.value}")
+        if (
+            self.workflow is not Workflow.KEYPOINTS
+            and self.consensus.policy is PolicyKind.ADAPTIVE
+            and "workers_per_object" in self.model_fields_set
+        ):
             raise ValueError(
                 "workers_per_object is the fixed policy's answer count; with consensus.policy adaptive set "
                 "consensus.initial_answers and consensus.max_answers instead"
@@ -223,7 +271,12 @@ class Project(_Strict):
 
     @field_validator("labels")
     @classmethod
-    def _labels(cls, values: list[str]) -> list[str]:
+    def _labels(cls, values: list[str], info: ValidationInfo) -> list[str]:
+        workflow = info.data.get("workflow")
+        if workflow is Workflow.KEYPOINTS and values:
+            raise ValueError("a keypoints project takes its keypoint names from keypoints.rig; leave labels out")
+        if workflow is not Workflow.KEYPOINTS and len(values) < 2:
+            raise ValueError(f"needs at least 2 labels for {workflow.value if workflow else 'this workflow'}")
         seen: set[str] = set()
         for label in values:
             if not label.strip() or len(label) > 256:
@@ -253,9 +306,10 @@ class Project(_Strict):
     def consensus_policy(self) -> ConsensusPolicy:
         """The policy the consensus engine runs (the fixed policy's N is workers_per_object)."""
         rules = self.consensus
-        fixed = rules.policy is PolicyKind.FIXED
+        # Keypoints: every round asks workers_per_object workers; flags, not votes, decide what goes back.
+        fixed = rules.policy is PolicyKind.FIXED or self.workflow is Workflow.KEYPOINTS
         return ConsensusPolicy(
-            kind=rules.policy,
+            kind=PolicyKind.FIXED if fixed else rules.policy,
             method=rules.method,
             initial_answers=self.workers_per_object if fixed else rules.initial_answers,
             max_answers=self.workers_per_object if fixed else rules.max_answers,
@@ -338,6 +392,7 @@ __all__ = [
     "Gold",
     "GoldItem",
     "InvalidProject",
+    "Keypoints",
     "PolicyKind",
     "Project",
     "ProjectNotFound",

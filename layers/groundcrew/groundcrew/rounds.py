@@ -219,11 +219,17 @@ def choose_gold(gold: Sequence[GoldLine], rate: float, items: int, seed: str) ->
 
 
 def round_manifest_lines(
-    items: Iterable[ManifestLine], keep: set[str] | None, gold: Sequence[GoldLine], written_gold: list[GoldLine]
+    items: Iterable[ManifestLine],
+    keep: set[str] | None,
+    gold: Sequence[GoldLine],
+    written_gold: list[GoldLine],
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """The batch's lines (only `keep` when given), then the gold lines that are not batch items themselves.
 
-    `written_gold` receives the gold lines actually written (known only once the items are streamed).
+    `overrides` replaces attributes of an item's line (an adjustment round's `annotations`: the current labels
+    as the workers' starting point). `written_gold` receives the gold lines actually written (known only once
+    the items are streamed).
     """
     seen: set[str] = set()
     for line in items:
@@ -231,7 +237,8 @@ def round_manifest_lines(
         if key is not None:
             seen.add(key)
         if keep is None or (key is not None and key in keep):
-            yield {name: value for name, value in line.data.items() if name != GOLD_ATTRIBUTE}
+            data = {name: value for name, value in line.data.items() if name != GOLD_ATTRIBUTE}
+            yield {**data, **(overrides or {}).get(key or "", {})}
     for item in gold:
         if item.uri not in seen:
             written_gold.append(item)

@@ -40,6 +40,7 @@ class TaskConfig:
     workers_per_object: int
     round: int = 1
     carried_answers_uri: str | None = None  # earlier rounds' answers of this job's items
+    rig: dict[str, Any] | None = None  # keypoints: the rig as plain data (poses.rig_from_dict)
 
     @classmethod
     def for_project(
@@ -50,12 +51,13 @@ class TaskConfig:
         round_number: int = 1,
         workers_per_object: int | None = None,
         carried_answers_uri: str | None = None,
+        rig: dict[str, Any] | None = None,
     ) -> TaskConfig:
         return cls(
             project=project.name,
             batch_id=batch_id,
             workflow=project.workflow,
-            labels=tuple(project.labels),
+            labels=tuple(project.labels) if rig is None else tuple(k["name"] for k in rig["keypoints"]),
             header=project.task.title,
             short_instructions=project.task.instructions,
             full_instructions=project.task.full_instructions or project.task.instructions,
@@ -63,6 +65,7 @@ class TaskConfig:
             workers_per_object=workers_per_object or project.consensus_policy.initial_answers,
             round=round_number,
             carried_answers_uri=carried_answers_uri,
+            rig=rig,
         )
 
     def to_json(self) -> bytes:
@@ -83,6 +86,7 @@ class TaskConfig:
             workers_per_object=int(raw["workers_per_object"]),
             round=int(raw.get("round", 1)),
             carried_answers_uri=raw.get("carried_answers_uri"),
+            rig=raw.get("rig"),
         )
 
 

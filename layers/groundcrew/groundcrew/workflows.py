@@ -5,6 +5,7 @@ from enum import StrEnum
 
 class Workflow(StrEnum):
     IMAGE_CLASSIFICATION = "image-classification"
+    KEYPOINTS = "keypoints"  # a skeleton rig placed with the open-source crowd-2d-skeleton component
 
 
 class ConsensusMethod(StrEnum):

@@ -1,0 +1,63 @@
+"""The keypoint workflow in local mode: the skeleton template, several workers per image, checks, adjustment."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from groundcrew_local.demo import run_demo
+from groundcrew_local.environment import pose_answer_key
+from groundcrew_local.schemas import validate_events
+
+pytestmark = pytest.mark.e2e
+SKELSTACK_FIELDS = {
+    "dataset_object_id",
+    "data_object_s3_uri",
+    "image_file_name",
+    "image_s3_location",
+    "original_annotations",
+    "updated_annotations",
+    "worker_id",
+    "no_changes_needed",
+    "was_modified",
+    "total_time_in_seconds",
+}
+
+
+def test_the_keypoint_demo_poses_every_person_and_sends_flagged_poses_back(tmp_path: Path) -> None:
+    out = io.StringIO()
+    result = run_demo(tmp_path, out, workflow="keypoints")
+    text = out.getvalue()
+    assert result.succeeded, text
+    assert "(round 2:" in text  # two workers disagreed on a pair: the pose went back for adjustment
+    events = [json.loads(line) for line in (result.run_dir / "events.jsonl").read_text().splitlines()]
+    validate_events(events)
+    output = [json.loads(line) for line in (result.run_dir / "output.manifest").read_text().splitlines()]
+    truth = pose_answer_key()
+    assert len(output) == len(truth)
+    adjusted = [line for line in output if line["poses"]["rounds"] == [1, 2]]
+    assert adjusted, "no item went through an adjustment round"
+    for line in output:
+        value: dict[str, Any] = line["poses"]
+        assert set(value) >= SKELSTACK_FIELDS
+        assert value["status"] == "consolidated", value
+        assert line["poses-metadata"]["type"] == "groundcrew/keypoints"
+        (skeleton,) = value["updated_annotations"]
+        placed = {a["label"]: (a["x"], a["y"]) for a in skeleton["annotations"]}
+        expected = truth[line["source-ref"].rsplit("/", 1)[-1]]
+        # Left stays the person's left (also for people seen from behind), within the workers' pixel noise
+        # (a swapped pair would be 20 px or more off).
+        for name, (x, y) in expected.items():
+            if name in placed:
+                assert abs(placed[name][0] - x) <= 12 and abs(placed[name][1] - y) <= 12, (line["source-ref"], name)
+        assert len(placed) >= len(expected) - 2
+    for line in adjusted:
+        # The adjustment round started from the first round's pose: it reached the workers as initial values.
+        second_round = [a for a in line["poses"]["answers"] if a["round"] == 2]
+        assert second_round and all("content" not in a for a in line["poses"]["answers"])
+    completed = [e["detail"] for e in events if e["detail-type"] == "Labeling Job Completed"]
+    assert completed[0]["consensus"]["method"] == "median-after-flip-correction"
