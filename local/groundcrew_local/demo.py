@@ -120,11 +120,20 @@ def _write_artifacts(env: LocalEnvironment, run_dir: Path, events: list[dict[str
     for name, uri in [
         ("input.manifest", sealed[0]["manifest_uri"] if sealed else None),
         ("output.manifest", completed[-1]["output_manifest_uri"] if completed else None),
+        ("keypoints.coco.json", completed[-1].get("coco_uri") if completed else None),
     ]:
         if uri:
             location = S3Location.parse(uri)
             body = env.s3.get_object(Bucket=location.bucket, Key=location.key)["Body"].read()
             (run_dir / name).write_bytes(body)
+    report = completed[-1].get("report_uri") if completed else None
+    if report:  # the keypoint report and its overlays, to open in a browser
+        folder = S3Location.parse(report)
+        prefix = folder.key.rsplit("/", 1)[0] + "/"
+        (run_dir / "report").mkdir(exist_ok=True)
+        for item in env.s3.list_objects_v2(Bucket=folder.bucket, Prefix=prefix).get("Contents", []):
+            body = env.s3.get_object(Bucket=folder.bucket, Key=item["Key"])["Body"].read()
+            (run_dir / "report" / item["Key"][len(prefix) :]).write_bytes(body)
 
 
 def _accuracy(output_manifest: Path) -> tuple[int, int] | None:
@@ -203,6 +212,16 @@ def timeline(events: list[dict[str, Any]]) -> list[str]:
                 f"{'round completed':<24}round {r['round']} ({r['status']}): {r['answers_bought']} answers{spend}, "
                 f"{r['resolved']} resolved, {d['unresolved']} unresolved{follow_up}"
             )
+        elif kind == "Keypoint Quality Issues":
+            lines.append(
+                f"{'poses flagged':<24}round {d['round']}: {d['flagged']} flagged, "
+                f"{d['sent_back']} sent back for adjustment"
+            )
+            for item in d["items"]:
+                why = [f["message"] for f in item["findings"] if f["severity"] == "error"]
+                if item["disputed"]:
+                    why.append(f"workers disagree on {', '.join(item['disputed'])}")
+                lines.append(f"{'':<24}  {item['item'].rsplit('/', 1)[-1]}: {'; '.join(why) or 'see the report'}")
         elif kind == "Training Data Exported":
             lines.append(
                 f"{'training data exported':<24}{d['train']} train, {d['test']} test, {d['excluded']} excluded"
@@ -264,6 +283,20 @@ def summary(
         )
     if accuracy is not None:
         lines.append(f"{'vs answer key':<22}{accuracy[0]} of {accuracy[1]} labels correct (the demo knows the truth)")
+    timing = detail.get("seconds_per_image")
+    if timing and timing["overall"]["count"]:
+        o = timing["overall"]
+        lines.append(
+            f"{'seconds per image':<22}mean {o['mean']:.1f}, median {o['median']:.1f}, p90 {o['p90']:.1f} "
+            f"(one worker on one image, {o['count']} answers)"
+        )
+        for worker, w in timing["workers"].items():
+            name = (worker_names or {}).get(worker, worker)
+            lines.append(f"{'  ' + name:<22}mean {w['mean']:.1f}, median {w['median']:.1f}, p90 {w['p90']:.1f}")
+    if detail.get("report_uri"):
+        lines.append(f"{'quality report':<22}{detail['report_uri']}")
+    if detail.get("coco_uri"):
+        lines.append(f"{'COCO keypoints':<22}{detail['coco_uri']}")
     if detail.get("export"):
         files = detail["export"]["files"]
         lines.append(f"{'training export':<22}{', '.join(sorted(files.values()))}")

@@ -61,3 +61,15 @@ def test_the_keypoint_demo_poses_every_person_and_sends_flagged_poses_back(tmp_p
         assert second_round and all("content" not in a for a in line["poses"]["answers"])
     completed = [e["detail"] for e in events if e["detail-type"] == "Labeling Job Completed"]
     assert completed[0]["consensus"]["method"] == "median-after-flip-correction"
+    detail = completed[0]
+    assert detail["seconds_per_image"]["overall"]["count"] == detail["cost"]["answers_bought"]
+    # The COCO file loads with the reference reader: one person per image, every placed point visible.
+    from pycocotools.coco import COCO
+
+    coco = COCO(str(result.run_dir / "keypoints.coco.json"))
+    assert len(coco.getImgIds()) == len(truth)
+    for annotation in coco.loadAnns(coco.getAnnIds()):
+        assert annotation["num_keypoints"] == sum(1 for v in annotation["keypoints"][2::3] if v == 2)
+    report = (result.run_dir / "report" / "index.html").read_text(encoding="utf-8")
+    overlays = sorted(p.name for p in (result.run_dir / "report").glob("*.png"))
+    assert len(overlays) == len(adjusted) and all(name in report for name in overlays)

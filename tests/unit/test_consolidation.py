@@ -13,7 +13,7 @@ from groundcrew.consensus import ConsensusPolicy, WorkerPrior
 from groundcrew.consolidation import ConsolidationRequest, JobContext, consolidate, read_payload
 from groundcrew.events import AnnotationsConsolidated, ConsolidationFailure
 from groundcrew.image_classification import ELEMENT_NAME
-from groundcrew.workflows import ConsensusMethod, PolicyKind
+from groundcrew.workflows import ConsensusMethod, PolicyKind, Workflow
 
 JOB_NAME = "gc-birds-20240506t070809-a1b2c3-r1"
 JOB_ARN = f"arn:aws:sagemaker:us-east-1:123456789012:labeling-job/{JOB_NAME}"
@@ -363,3 +363,51 @@ def test_dawid_skene_consolidation_down_weights_a_worker_known_to_be_bad(s3: Any
     value = value_of(result.response[0])
     assert (value["label"], value["status"]) == ("Swan", "consolidated")  # a 1-1 split, settled by who said what
     assert value["confidence"] > 0.9
+
+
+def skeleton_answer(worker: str, points: dict[str, tuple[int, int]], **fields: str) -> dict[str, Any]:
+    annotations = [{"label": k, "x": x, "y": y} for k, (x, y) in points.items()]
+    content = {
+        "updated_annotations": json.dumps([{"name": "", "annotations": annotations}]),
+        "original_annotations": "[]",
+        "image_s3_uri": "https://data.s3.amazonaws.com/incoming/poses/0.jpg?X-Amz-Signature=abc",
+        "image_name": "0.jpg?X-Amz-Signature=abc",
+        "no_changes_needed": "false",
+        "total_time_in_seconds": "31",
+        **fields,
+    }
+    return {"workerId": worker, "annotationData": {"content": json.dumps(content)}}
+
+
+def test_keypoint_submissions_are_parsed_checked_and_consolidated(s3: Any, data_bucket: str) -> None:
+    from groundcrew.rigs import load_preset
+
+    rig = load_preset("coco-person")
+    context = JobContext(
+        labels=rig.names, policy=ConsensusPolicy.fixed(3), workflow=Workflow.KEYPOINTS, rig=rig, round=1
+    )
+    pose = {"left_hip": (120, 200), "right_hip": (100, 200), "left_knee": (122, 250), "right_knee": (98, 250)}
+    payload = [
+        entry(
+            "0",
+            skeleton_answer("w1", pose),
+            skeleton_answer("w2", {**pose, "left_knee": (123, 251)}),
+            skeleton_answer("w3", {**pose, "tail": (1, 1)}),
+            skeleton_answer("w4", pose, updated_annotations="not json"),
+        ),
+        entry("1", skeleton_answer("w5", pose, total_time_in_seconds="soon")),
+    ]
+
+    result = consolidate(s3, request(data_bucket), payload, context)
+
+    first, second = (value_of(r) for r in result.response)
+    assert first["status"] == "consolidated"
+    assert first["worker_id"] == ["w1", "w2"]
+    (skeleton,) = first["updated_annotations"]
+    assert {a["label"] for a in skeleton["annotations"]} == set(pose)
+    assert first["image_file_name"] == "0.jpg" and first["total_time_in_seconds"] == 62
+    reasons = {r["worker_id"]: r["reason"] for r in first["rejected_answers"]}
+    assert "tail" in reasons["w3"] and "w4" in reasons
+    assert second["status"] == "no-valid-answers" and "total_time_in_seconds" in second["reason"]
+    assert [f.dataset_object_id for f in result.failures] == ["1"]
+    assert all("content" in a for a in first["answers"])  # kept for the Decide and Finalize steps

@@ -100,9 +100,10 @@ code { background: #f3f3f3; padding: 0 .2em; }
 
 
 def render_report(entries: Sequence[ReportEntry], title: str) -> str:
-    """A self-contained HTML page: a summary, then one section per entry with findings (its overlay, its list)."""
+    """A self-contained HTML page: a summary, then one section per entry with findings or a label (overlay, list)."""
     e = html.escape
-    flagged = [entry for entry in entries if entry.findings]
+    # An entry without findings is still shown when it says why it is here (e.g. flagged in an earlier round).
+    flagged = [entry for entry in entries if entry.findings or entry.label]
     rules = Counter(finding.rule.value for entry in flagged for finding in entry.findings)
     summary = ", ".join(f"{e(rule)}: {count}" for rule, count in sorted(rules.items())) or "no findings"
     parts = [

@@ -845,6 +845,11 @@ def completed_event(state: dict[str, Any]) -> LabelingJobCompleted:
         flagged_workers=final["flagged_workers"],
         worker_report_uri=final.get("worker_report_uri"),
         export=ExportedFiles.model_validate(final["export"]) if final.get("export") else None,
+        seconds_per_image=(
+            SecondsPerImage.model_validate(final["seconds_per_image"]) if final.get("seconds_per_image") else None
+        ),
+        report_uri=final.get("report_uri"),
+        coco_uri=final.get("coco_uri"),
     )
 
 
