@@ -73,3 +73,23 @@ def test_the_keypoint_demo_poses_every_person_and_sends_flagged_poses_back(tmp_p
     report = (result.run_dir / "report" / "index.html").read_text(encoding="utf-8")
     overlays = sorted(p.name for p in (result.run_dir / "report").glob("*.png"))
     assert len(overlays) == len(adjusted) and all(name in report for name in overlays)
+
+
+def test_a_keypoint_project_with_no_component_to_load_fails_before_any_job_with_the_fix() -> None:
+    import yaml
+
+    from groundcrew_local.environment import local_environment, pose_images, pose_project_document, pose_workforce
+
+    document = yaml.safe_load(pose_project_document())
+    del document["keypoints"]["component_url"]  # and the local stack has no SkeletonComponentUrl
+    with local_environment(workforce=pose_workforce()) as env:
+        env.s3.put_object(Bucket=env.data_bucket, Key="projects/poses.yaml", Body=yaml.safe_dump(document).encode())
+        for path in pose_images()[:2]:
+            env.s3.put_object(Bucket=env.data_bucket, Key=f"incoming/poses/{path.name}", Body=path.read_bytes())
+        env.s3.put_object(Bucket=env.data_bucket, Key="incoming/poses/_SEAL", Body=b"")
+        batch_id = env.events_of("Batch Sealed")[-1]["detail"]["batch_id"]
+        assert env.wait_for_execution(batch_id)["status"] == "FAILED"
+        (failed,) = env.events_of("Labeling Job Failed")
+        assert (failed["detail"]["stage"], failed["detail"]["error"]) == ("Prepare", "LabelingJobRejected")
+        assert "SkeletonComponentUrl" in failed["detail"]["reason"]
+        assert not env.ground_truth.jobs
