@@ -9,8 +9,8 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from groundcrew.batch_steps import decide_round
 from groundcrew.events import EventPublisher
-from groundcrew.pipeline import decide_round
 from groundcrew.worker_quality import WorkerQualityStore
 
 logger = Logger()
