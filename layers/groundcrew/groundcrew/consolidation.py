@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from groundcrew import image_classification, keypoint_consensus, keypoints
+from groundcrew import image_classification, keypoints
 from groundcrew.consensus import ConsensusPolicy, Outcome, WorkerLabel, WorkerPrior, decide
 from groundcrew.events import MAX_LISTED, AnnotationsConsolidated, ConsolidationFailure
 from groundcrew.keypoints import SkeletonAnswer
@@ -260,6 +260,8 @@ def _keypoint_labels(
     items: list[_Item], context: JobContext, attribute: str, failures: list[ConsolidationFailure]
 ) -> tuple[list[dict[str, Any]], int]:
     """Flips corrected and a per-keypoint median over this round's workers (contracts section 9.1 fields)."""
+    from groundcrew import keypoint_consensus  # numpy: only keypoint jobs pay for it
+
     assert context.rig is not None
     response: list[dict[str, Any]] = []
     labeled = 0
