@@ -52,6 +52,7 @@ benchmark: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/manifest_building.py
 	$(VENV)/bin/python benchmarks/handler_import_time.py
 	$(VENV)/bin/python benchmarks/dawid_skene.py
+	$(VENV)/bin/python benchmarks/mask_rasterising.py
 
 clean:
 	rm -rf .aws-sam runs .pytest_cache .mypy_cache .ruff_cache
