@@ -7,14 +7,20 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
-os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-# Local mode must never reach a real account: moto intercepts, and these credentials are fake on purpose.
-for _name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-    os.environ[_name] = "local-mode"
-os.environ.pop("AWS_PROFILE", None)
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+# Commands that may read and write your real S3 (the rest run in local mode, on fake credentials).
+REAL_AWS_COMMANDS = {"import"}
+
+
+def _local_mode() -> None:
+    """Local mode must never reach a real account: moto intercepts, and these credentials are fake on purpose."""
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        os.environ[name] = "local-mode"
+    os.environ.pop("AWS_PROFILE", None)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -165,6 +171,18 @@ def _add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     keypoint_qa.set_defaults(run=_simulate_keypoint_qa)
 
 
+def _add_import_command(commands: Any) -> None:
+    from groundcrew_local.import_command import add_arguments, run
+
+    command = commands.add_parser(
+        "import",
+        help="turn another tool's annotations into masks or boxes and an adjustment job's manifest",
+        description="Reads and writes local folders or s3:// prefixes (your AWS credentials for the latter).",
+    )
+    add_arguments(command)
+    command.set_defaults(run=run)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="groundcrew", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -186,7 +204,10 @@ def main(argv: list[str] | None = None) -> int:
     invoke.add_argument("--show-events", action="store_true", help="print the events put on the bus to stderr")
     invoke.set_defaults(run=_invoke)
     _add_simulate(commands)
+    _add_import_command(commands)
     args = parser.parse_args(argv)
+    if args.command not in REAL_AWS_COMMANDS:
+        _local_mode()
     return int(args.run(args))
 
 
