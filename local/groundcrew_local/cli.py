@@ -12,7 +12,7 @@ from typing import Any
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 # Commands that may read and write your real S3 (the rest run in local mode, on fake credentials).
-REAL_AWS_COMMANDS = {"import"}
+REAL_AWS_COMMANDS = {"import", "validate"}
 
 
 def _local_mode() -> None:
@@ -181,6 +181,15 @@ def _add_import_command(commands: Any) -> None:
     )
     add_arguments(command)
     command.set_defaults(run=run)
+    from groundcrew_local import validate_command
+
+    validate = commands.add_parser(
+        "validate",
+        help="check a manifest against Ground Truth's rules (masks included) before any job exists",
+        description=validate_command.__doc__,
+    )
+    validate_command.add_arguments(validate)
+    validate.set_defaults(run=validate_command.run)
 
 
 def main(argv: list[str] | None = None) -> int:
