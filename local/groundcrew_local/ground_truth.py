@@ -74,6 +74,7 @@ from moto.sagemaker.models import sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
 from moto.utilities.utils import get_partition
 
+from groundcrew.adjustment_manifests import REF_REQUIRED
 from groundcrew_local.task_templates import Presign, ground_truth_liquid_environment
 from groundcrew_local.workforce import SimulatedWorkforce, UnsupportedTaskPage, WorkerAnswer
 
@@ -103,20 +104,7 @@ DEFAULT_PAGE_SIZE = 10
 PUBLIC_WORKTEAM = re.compile(r":workteam/public-crowd/default$")
 BUILT_IN_PRE = re.compile(r":function:PRE-([A-Za-z0-9]+)$")
 # API/CreateLabelingJobRequest.LabelAttributeName: these task types need `-ref`, every other must not have it.
-REF_TASK_TYPES = frozenset(
-    {
-        "SemanticSegmentation",
-        "AdjustmentSemanticSegmentation",
-        "VideoObjectDetection",
-        "AdjustmentVideoObjectDetection",
-        "VideoObjectTracking",
-        "AdjustmentVideoObjectTracking",
-        "3DPointCloudSemanticSegmentation",
-        "Adjustment3DPointCloudSemanticSegmentation",
-        "3DPointCloudObjectTracking",
-        "Adjustment3DPointCloudObjectTracking",
-    }
-)
+REF_TASK_TYPES = REF_REQUIRED
 THROTTLE_MESSAGES = {
     "ThrottlingException": "Rate exceeded",
     "ResourceLimitExceeded": (

@@ -27,7 +27,8 @@ import numpy as np
 import numpy.typing as npt
 
 from groundcrew.keypoint_checks import Finding, Rule, check_poses
-from groundcrew.poses import Pose, Rig, RigBox, RigEdge, RigKeypoint
+from groundcrew.poses import Pose, Rig
+from groundcrew.rigs import load_preset
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -49,27 +50,6 @@ COCO_PERSON_NAMES = (
     "right_knee",
     "left_ankle",
     "right_ankle",
-)
-COCO_PERSON_EDGES = (
-    ("left_ankle", "left_knee"),
-    ("left_knee", "left_hip"),
-    ("right_ankle", "right_knee"),
-    ("right_knee", "right_hip"),
-    ("left_hip", "right_hip"),
-    ("left_shoulder", "left_hip"),
-    ("right_shoulder", "right_hip"),
-    ("left_shoulder", "right_shoulder"),
-    ("left_shoulder", "left_elbow"),
-    ("right_shoulder", "right_elbow"),
-    ("left_elbow", "left_wrist"),
-    ("right_elbow", "right_wrist"),
-    ("left_eye", "right_eye"),
-    ("nose", "left_eye"),
-    ("nose", "right_eye"),
-    ("left_eye", "left_ear"),
-    ("right_eye", "right_ear"),
-    ("left_ear", "left_shoulder"),
-    ("right_ear", "right_shoulder"),
 )
 SIDE = np.array([1.0, -1.0])  # body x is the person's left: index 0 the left side, 1 the right
 BODY_JOINT_SHARE_PLACED = 0.98
@@ -279,48 +259,6 @@ def draw_scene(rng: np.random.Generator, images: int, width: int, height: int) -
     return Scene(xy + offset[:, None, :], placed, view)
 
 
-def coco_person_rig() -> Rig:
-    """A COCO person rig whose box geometry is the model's front view, standing with its arms down."""
-    # Centimetres across from the middle (the person's left positive) and up from the ground, in COCO order.
-    front = np.array(
-        [
-            [0, 168],
-            [3, 172],
-            [-3, 172],
-            [7.5, 171],
-            [-7.5, 171],
-            [18.5, 150],
-            [-18.5, 150],
-            [24, 121],
-            [-24, 121],
-            [27, 96],
-            [-27, 96],
-            [10.5, 100],
-            [-10.5, 100],
-            [12, 55],
-            [-12, 55],
-            [13, 12],
-            [-13, 12],
-        ]
-    )
-    # In the box the person faces the viewer: their left on the box's right, their head at the top.
-    box_x = np.round(100 + 2 * front[:, 0]).astype(int)
-    box_y = np.round(2 * (180 - front[:, 1])).astype(int)
-    palette = ("#e6194b", "#3cb44b", "#4363d8")
-    keypoints = tuple(
-        RigKeypoint(name, palette[0 if name.startswith("left") else 1 if name.startswith("right") else 2], x, y)
-        for name, x, y in zip(COCO_PERSON_NAMES, box_x.tolist(), box_y.tolist(), strict=True)
-    )
-    mirrored = tuple((name, "right" + name[4:]) for name in COCO_PERSON_NAMES if name.startswith("left"))
-    return Rig(
-        name="coco-person-simulated",
-        keypoints=keypoints,
-        edges=tuple(RigEdge(a, b) for a, b in COCO_PERSON_EDGES),
-        mirrored=mirrored,
-        box=RigBox(0, 0, 200, 360),
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class Answers:
     poses: list[Pose]
@@ -403,7 +341,7 @@ def simulate_keypoint_qa(setup: KeypointQaSetup) -> KeypointQaResult:
     scene_seed, answers_seed = np.random.SeedSequence(setup.seed).spawn(2)
     images = -(-setup.answers // setup.workers)
     scene = draw_scene(np.random.default_rng(scene_seed), images, setup.width, setup.height)
-    rig = coco_person_rig()
+    rig = load_preset("coco-person")  # the rig projects use, so the figures are the shipped check's
     answers = draw_answers(np.random.default_rng(answers_seed), scene, setup, rig)
     sizes: list[tuple[int, int] | None] = [(setup.width, setup.height)] * len(answers.poses)
     alone = check_poses(answers.poses, rig, image_sizes=sizes)

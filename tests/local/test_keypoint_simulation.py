@@ -10,11 +10,11 @@ import pytest
 
 from groundcrew.keypoint_checks import Rule, check_pose
 from groundcrew.poses import Pose
+from groundcrew.rigs import load_preset
 from groundcrew_local.cli import main
 from groundcrew_local.keypoint_simulation import (
     COCO_PERSON_NAMES,
     KeypointQaSetup,
-    coco_person_rig,
     draw_scene,
 )
 
@@ -77,7 +77,7 @@ def test_bad_settings_are_refused(capsys: pytest.CaptureFixture[str], flag: str,
 def test_people_facing_away_mostly_hide_the_face_and_pass_the_checks_as_placed() -> None:
     setup = KeypointQaSetup()
     scene = draw_scene(np.random.default_rng(5), 200, setup.width, setup.height)
-    rig = coco_person_rig()
+    rig = load_preset("coco-person")
     away = [k for k, view in enumerate(scene.view) if view == "away"]
     assert len(away) > 40
     face = [COCO_PERSON_NAMES.index(name) for name in ("nose", "left_eye", "right_eye")]

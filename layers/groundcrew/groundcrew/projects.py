@@ -365,8 +365,9 @@ def parse_project(text: str | bytes, *, source: str, expected_name: str | None =
     return project
 
 
-def _field_errors(error: ValidationError) -> list[FieldError]:
-    errors = []
+def field_messages(error: ValidationError) -> list[tuple[str, str]]:
+    """(field path, message) per problem, worded for the document's author (also used by rig documents)."""
+    messages = []
     for item in error.errors(include_url=False):
         location = ".".join(str(part) for part in item["loc"]) or "(document)"
         message = item["msg"]
@@ -374,8 +375,12 @@ def _field_errors(error: ValidationError) -> list[FieldError]:
             message = "unknown field (check its spelling)"
         elif message.startswith("Value error, "):
             message = message.removeprefix("Value error, ")
-        errors.append(FieldError(field=location, message=message))
-    return errors
+        messages.append((location, message))
+    return messages
+
+
+def _field_errors(error: ValidationError) -> list[FieldError]:
+    return [FieldError(field=field, message=message) for field, message in field_messages(error)]
 
 
 def project_schema() -> dict[str, Any]:

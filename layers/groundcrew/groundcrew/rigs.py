@@ -32,6 +32,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, field_validator
 
 from groundcrew.poses import Rig, RigBox, RigEdge, RigKeypoint
+from groundcrew.projects import field_messages
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 COLOR_PATTERN = re.compile(r"^#(?:[0-9A-Fa-f]{3}|[0-9A-Fa-f]{6})$")
@@ -218,16 +219,7 @@ def _cross_references(document: RigDocument) -> list[RigProblem]:
 
 
 def _field_errors(error: ValidationError) -> list[RigProblem]:
-    problems = []
-    for item in error.errors(include_url=False):
-        location = ".".join(str(part) for part in item["loc"]) or "(document)"
-        message = item["msg"]
-        if item["type"] == "extra_forbidden":
-            message = "unknown field (check its spelling)"
-        elif message.startswith("Value error, "):
-            message = message.removeprefix("Value error, ")
-        problems.append(RigProblem(location, message))
-    return problems
+    return [RigProblem(field, message) for field, message in field_messages(error)]
 
 
 def rig_from_mapping(document: Mapping[str, Any], *, source: str) -> Rig:
