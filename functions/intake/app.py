@@ -46,6 +46,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
         publisher=publisher,
         data_bucket=os.environ["DATA_BUCKET"],
         state_machine_arn=os.environ["STATE_MACHINE_ARN"],
+        import_state_machine_arn=os.environ.get("IMPORT_STATE_MACHINE_ARN"),
     )
 
     def record_handler(record: SQSRecord) -> None:

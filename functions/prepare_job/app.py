@@ -24,6 +24,7 @@ resources = JobResources(
     default_workteam_arn=os.environ.get("DEFAULT_WORKTEAM_ARN") or None,
     kms_key_id=os.environ.get("OUTPUT_KMS_KEY_ID") or None,
     skeleton_component_url=os.environ.get("SKELETON_COMPONENT_URL") or None,
+    region=boto3.session.Session().region_name or os.environ["AWS_REGION"],
 )
 workers = WorkerQualityStore(boto3.client("dynamodb"), os.environ["BATCHES_TABLE"])
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from PIL import Image
 
-from groundcrew import keypoint_batches
+from groundcrew import image_headers, keypoint_batches
 from groundcrew.rigs import load_preset
 from groundcrew.rounds import LedgerEntry
 
@@ -51,10 +51,10 @@ def test_image_sizes_come_from_the_header_and_unreadable_ones_say_why(s3: Any, d
     Image.new("RGB", (320, 240)).save(png, format="PNG")
     s3.put_object(Bucket=data_bucket, Key="incoming/poses/a.png", Body=png.getvalue())
     s3.put_object(Bucket=data_bucket, Key="incoming/poses/broken.png", Body=b"\x89PNG\r\n\x1a\n" + b"\0" * 20)
-    sizes = keypoint_batches.image_sizes(
+    sizes = image_headers.image_sizes(
         s3, [f"s3://{data_bucket}/incoming/poses/{name}" for name in ("a.png", "broken.png", "gone.png")]
     )
-    assert sizes[f"s3://{data_bucket}/incoming/poses/a.png"] == (keypoint_batches.ImageSize(320, 240), None)
+    assert sizes[f"s3://{data_bucket}/incoming/poses/a.png"] == (image_headers.ImageSize(320, 240), None)
     size, problem = sizes[f"s3://{data_bucket}/incoming/poses/broken.png"]
     assert size is None and problem is not None and "cannot be read" in problem
     assert sizes[f"s3://{data_bucket}/incoming/poses/gone.png"] == (
@@ -78,7 +78,7 @@ def test_the_latest_round_supersedes_the_pose_it_adjusted() -> None:
 
 def test_two_workers_disagreeing_on_a_pair_is_flagged_and_sent_back_from_the_current_pose() -> None:
     item = entry(("w1", 1, STANDING), ("w2", 1, swapped(STANDING, "left_wrist", "right_wrist")))
-    sizes = {item.key: (keypoint_batches.ImageSize(320, 240), None)}
+    sizes = {item.key: (image_headers.ImageSize(320, 240), None)}
     (verdict,) = keypoint_batches.pose_verdicts({item.key: item}, RIG, sizes).values()
     assert verdict.flagged, verdict.findings
     assert verdict.disputed == ["left_wrist", "right_wrist"]  # the median of a swap and no swap matches neither

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from groundcrew import (
+    adjustment_batches,
     batch_results,
+    image_headers,
     job_output,
     keypoint_batches,
     labeling_jobs,
@@ -80,9 +82,11 @@ def decide_round(
     them, carry the failure as their reason, and no further round runs.
     """
     batch = BatchRef.model_validate(state["batch"])
+    project = load_project(s3, batch.bucket, batch.project)
+    if project.workflow.adjusts_imports:
+        return adjustment_batches.decide_round(s3, publisher, project, state, round_failed=round_failed)
     job = PreparedJob.model_validate(state["job"])
     previous = state.get("consensus") or {}
-    project = load_project(s3, batch.bucket, batch.project)
     policy = project.consensus_policy
     planned = previous.get("next_round")
     # A round can fail before its Prepare step stored the new job; the plan says which round it was.
@@ -234,10 +238,10 @@ def _plan_next_round(
 
 def _pose_verdicts(
     s3: S3Client, bucket: str, project: Project, ledger: dict[str, rounds.LedgerEntry]
-) -> tuple[dict[str, keypoint_batches.PoseVerdict], poses.Rig, dict[str, keypoint_batches.SizeReading]]:
+) -> tuple[dict[str, keypoint_batches.PoseVerdict], poses.Rig, dict[str, image_headers.SizeReading]]:
     assert project.keypoints is not None
     rig = load_rig(s3, bucket, project.keypoints.rig)
-    sizes = keypoint_batches.image_sizes(s3, [key for key, entry in ledger.items() if not entry.gold])
+    sizes = image_headers.image_sizes(s3, [key for key, entry in ledger.items() if not entry.gold])
     return keypoint_batches.pose_verdicts(ledger, rig, sizes), rig, sizes
 
 
@@ -256,6 +260,8 @@ def finalize_batch(
     batch = BatchRef.model_validate(state["batch"])
     consensus_state = state["consensus"]
     project = load_project(s3, batch.bucket, batch.project)
+    if project.workflow.adjusts_imports:
+        return adjustment_batches.finalize(s3, project, state)
     policy = project.consensus_policy
     labels = tuple(project.labels)
     ledger = rounds.read_ledger(s3, S3Location.parse(consensus_state["ledger_uri"]))
@@ -372,7 +378,7 @@ def _keypoint_outputs(
     ledger: dict[str, rounds.LedgerEntry],
     verdicts: dict[str, keypoint_batches.PoseVerdict],
     rig: poses.Rig,
-    sizes: dict[str, keypoint_batches.SizeReading],
+    sizes: dict[str, image_headers.SizeReading],
 ) -> dict[str, Any]:
     """Next to the output: the COCO keypoints file, the HTML report of every pose ever flagged, the timing."""
     from groundcrew import coco_keypoints, keypoint_report, keypoint_stats  # Pillow and numpy: Finalize only

@@ -238,6 +238,70 @@ class SecondsPerImage(BaseModel):
     workers: dict[str, SecondsSummary] = Field(description=f"By worker id, at most {MAX_LISTED}")
 
 
+class ImportRefusal(BaseModel):
+    image: str | None = Field(description="The image the refused part belongs to, when known")
+    item: str = Field(description="What was refused: a shape, a box, a file or the image itself")
+    rule: str = Field(description="e.g. unknown-category, polygon-too-few-points, image-missing, size-mismatch")
+    message: str
+
+
+class AnnotationsImported(EventDetail):
+    """Another tool's annotations became masks or boxes, and adjustment batches were started for them."""
+
+    DETAIL_TYPE: ClassVar[str] = "Annotations Imported"
+    project: str
+    import_id: str
+    source: str = Field(description="The annotation file, or the folder whose seal marker started the import")
+    format: str
+    images: int = Field(description="Images converted (each one manifest line)")
+    shapes: int = Field(description="Shapes or boxes converted")
+    refused: int = Field(description="Shapes, boxes, files or images refused")
+    refusals: list[ImportRefusal] = Field(description=f"The first {MAX_LISTED} refusals; all are in the summary")
+    manifest_uri: str
+    summary_uri: str
+    batch_ids: list[str] = Field(description="Labeling batches started (one per batch.max_items lines)")
+
+
+class ImportFailed(EventDetail):
+    """An import stopped before starting any batch (published by the import state machine itself)."""
+
+    DETAIL_TYPE: ClassVar[str] = "Import Failed"
+    project: str
+    import_id: str
+    source_key: str = Field(description="The annotation file, or the folder whose seal marker started the import")
+    error: str = Field(description="Error type, e.g. ImportNotPossible or States.ExceedToleratedFailureThreshold")
+    cause: str = Field(description="What went wrong (a Lambda error arrives as JSON with errorMessage)")
+
+
+class AdjustmentReport(BaseModel):
+    adjusted: int = Field(description="Items at least one worker changed")
+    unadjusted: int = Field(description="Items the workers accepted as imported")
+    not_labeled: int = Field(description="Items Ground Truth returned without a label (their input line is kept)")
+    trial_items: int = Field(description="Items of the trial job (0: no trial)")
+    coco_problems: list[str] = Field(
+        default_factory=list, description=f"Output lines the COCO export could not convert, at most {MAX_LISTED}"
+    )
+
+
+class TrialFinding(BaseModel):
+    item: str = Field(description="source-ref of the item")
+    rule: str = Field(description="e.g. trial-item-unlabeled, trial-mask-lost, trial-mask-size, trial-boxes-lost")
+    message: str
+
+
+class TrialBatchChecked(EventDetail):
+    """The trial job of an adjustment batch is checked; the rest of the batch runs only if it passed."""
+
+    DETAIL_TYPE: ClassVar[str] = "Trial Batch Checked"
+    project: str
+    batch_id: str
+    labeling_job_name: str
+    items: int = Field(description="Items in the trial job")
+    passed: bool
+    findings: list[TrialFinding] = Field(description=f"What failed, at most {MAX_LISTED}")
+    rest_items: int = Field(description="Items sent to the full job (0 when the trial failed)")
+
+
 class LabelingJobCompleted(EventDetail):
     """A batch is labeled: every round merged into one output manifest."""
 
@@ -260,7 +324,10 @@ class LabelingJobCompleted(EventDetail):
         default=None, description="Keypoints: one worker's time on one image (mean, median, p90), overall and each"
     )
     report_uri: str | None = Field(default=None, description="Keypoints: HTML report of the flagged poses")
-    coco_uri: str | None = Field(default=None, description="Keypoints: the batch's poses as COCO keypoints JSON")
+    coco_uri: str | None = Field(
+        default=None, description="Keypoints: the poses as COCO keypoints; adjustments: the labels as COCO"
+    )
+    adjustment: AdjustmentReport | None = Field(default=None, description="Adjustment workflows only")
 
 
 class TrainingDataExported(EventDetail):
@@ -299,6 +366,9 @@ EVENT_MODELS: tuple[type[EventDetail], ...] = (
     AnnotationsConsolidated,
     LabelingRoundCompleted,
     KeypointQualityIssues,
+    AnnotationsImported,
+    ImportFailed,
+    TrialBatchChecked,
     LabelingJobCompleted,
     TrainingDataExported,
     LabelingJobFailed,

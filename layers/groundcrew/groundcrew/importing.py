@@ -76,10 +76,14 @@ def import_segmentation(
     attribute: str,
     job_name: str,
     created: str,
+    class_map: masks.ClassMap | None = None,
 ) -> ImportResult:
-    """One exact-size mode-L mask per image and its manifest line; every image or shape that can't be, refused."""
+    """One exact-size mode-L mask per image and its manifest line; every image or shape that can't be, refused.
+
+    `class_map` fixes the classes and colours (a project's); by default they are the annotations' categories.
+    """
     images, categories, refusals = parsed
-    class_map = masks.ClassMap.from_labels(categories)
+    class_map = class_map or masks.ClassMap.from_labels(categories)
     color_map = masks.internal_color_map(class_map)
     result = ImportResult(labels=list(categories))
     result.summary.refusals.extend(refusals)

@@ -7,7 +7,7 @@ from enum import StrEnum
 from pathlib import PurePosixPath
 from urllib.parse import unquote_plus
 
-from groundcrew.projects import INCOMING_PREFIX, PROJECT_NAME_PATTERN
+from groundcrew.projects import IMPORTS_PREFIX, INCOMING_PREFIX, PROJECT_NAME_PATTERN
 
 # Ground Truth image tasks accept JPEG and PNG up to 40 MB (docs/ground-truth-contracts.md section 1.1).
 IMAGE_SIGNATURES: dict[str, tuple[bytes, ...]] = {
@@ -35,11 +35,12 @@ class IncomingObject:
 
     @property
     def project_name(self) -> str | None:
-        """The `<project>` of `incoming/<project>/...`, when the key has one."""
-        rest = self.key.removeprefix(INCOMING_PREFIX)
-        if rest == self.key or "/" not in rest:
-            return None
-        return rest.split("/", 1)[0] or None
+        """The `<project>` of `incoming/<project>/...` or `imports/<project>/...`, when the key has one."""
+        for prefix in (INCOMING_PREFIX, IMPORTS_PREFIX):
+            rest = self.key.removeprefix(prefix)
+            if rest != self.key:
+                return (rest.split("/", 1)[0] or None) if "/" in rest else None
+        return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,6 +61,19 @@ def summarize_output(lines: Iterable[ManifestLine], label_attribute: str) -> _To
     return totals
 
 
+def summarize_built_in_output(lines: Iterable[ManifestLine], label_attribute: str) -> _Totals:
+    """Ground Truth's built-in outputs: a line is labeled when it carries the label and its metadata."""
+    totals = _Totals()
+    for line in lines:
+        totals.items += 1
+        metadata = line.data.get(f"{label_attribute}-metadata")
+        if label_attribute in line.data and isinstance(metadata, dict) and "failure-reason" not in metadata:
+            totals.labeled += 1
+        else:
+            totals.failed += 1
+    return totals
+
+
 def worker_seconds_per_item(s3: S3Client, bucket: str, job_name: str) -> float | None:
     """Mean over items of the time all workers spent on them, from the worker-response files."""
     prefix = job_folder(bucket, job_name).child("annotations", "worker-response").key + "/"

@@ -3,44 +3,28 @@
 The consolidation Lambda keeps every worker's submission in the round's output; here the pose of each item is
 rebuilt from its latest round (an adjustment round's answers supersede the pose they started from), checked
 against the rig, and flagged items can go back for adjustment with that pose as the workers' starting point.
-Pure functions over `rounds.LedgerEntry`, plus the image-size reader the checks need.
+Pure functions over `rounds.LedgerEntry`.
 """
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from groundcrew import keypoint_consensus, keypoints
 from groundcrew.image_classification import AnswerError
+from groundcrew.image_headers import SizeReading
 from groundcrew.keypoint_checks import Finding, Severity, check_pose
 from groundcrew.keypoint_consensus import PoseConsensus
 from groundcrew.poses import Pose, Rig
 from groundcrew.rounds import LedgerEntry
-from groundcrew.s3_locations import S3Location
 from groundcrew.worker_quality import WorkerTally
 
-if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
-
 OUTPUT_TYPE = "groundcrew/keypoints"
-HEADER_BYTES = 256 * 1024  # enough for the size in the header of any PNG or JPEG (JPEG's SOF follows its EXIF)
 AGREEING = 0.75  # a worker's pose counts as agreeing with the consensus at this OKS-like score or above
 DISPUTED_SHARE = 0.1  # a keypoint further than this share of the pose's size from the consensus is disputed
-READ_WORKERS = 16
-
-
-@dataclass(frozen=True, slots=True)
-class ImageSize:
-    width: int
-    height: int
-
-
-SizeReading = tuple[ImageSize | None, str | None]  # the size, or None and why it could not be read
 
 
 @dataclass(slots=True)
@@ -84,27 +68,6 @@ class PoseVerdict:
         if self.disputed:
             reasons.append(f"the workers disagree on {', '.join(self.disputed)}: another pass settles where they go")
         return reasons
-
-
-def image_size(s3: S3Client, uri: str) -> SizeReading:
-    """The image's size from its header (a ranged read), or None and why it could not be read."""
-    from PIL import Image, UnidentifiedImageError  # only the keypoint steps need Pillow
-
-    location = S3Location.parse(uri)
-    try:
-        head = s3.get_object(Bucket=location.bucket, Key=location.key, Range=f"bytes=0-{HEADER_BYTES - 1}")
-        with Image.open(io.BytesIO(head["Body"].read())) as image:
-            return ImageSize(*image.size), None
-    except s3.exceptions.NoSuchKey:
-        return None, f"image {uri} does not exist"
-    except (UnidentifiedImageError, OSError, SyntaxError) as error:
-        return None, f"the size of image {uri} cannot be read from its header ({error})"
-
-
-def image_sizes(s3: S3Client, uris: Iterable[str]) -> dict[str, SizeReading]:
-    keys = sorted(set(uris))
-    with ThreadPoolExecutor(max_workers=READ_WORKERS) as pool:
-        return dict(zip(keys, pool.map(lambda uri: image_size(s3, uri), keys), strict=True))
 
 
 def latest_answers(entry: LedgerEntry) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from groundcrew import adjustment_tasks
 from groundcrew.events import LabelCounters
 from groundcrew.projects import Project
 from groundcrew.s3_locations import S3Location
@@ -58,6 +59,17 @@ class JobResources:
     default_workteam_arn: str | None
     kms_key_id: str | None = None
     skeleton_component_url: str | None = None  # keypoint projects without their own keypoints.component_url
+    region: str = "us-east-1"  # where the stack runs: picks Ground Truth's built-in Lambdas for adjustment jobs
+
+    def task_lambdas(self, project: Project) -> tuple[str, str]:
+        """(pre-annotation, consolidation) Lambda ARNs: ours, or Ground Truth's built-in ones for adjustments."""
+        if not project.workflow.adjusts_imports:
+            return self.pre_annotation_arn, self.consolidation_arn
+        partition = self.role_arn.split(":")[1] if self.role_arn.count(":") >= 2 else "aws"
+        try:
+            return adjustment_tasks.built_in_lambdas(project.workflow, self.region, partition)
+        except adjustment_tasks.RegionWithoutBuiltIns as error:
+            raise LabelingJobRejected(str(error)) from None
 
 
 def label_categories_document(labels: Sequence[str]) -> dict[str, Any]:
@@ -81,6 +93,7 @@ def create_request(
         raise LabelingJobRejected(
             f"project {project.name!r} names no workforce.workteam_arn and the stack has no DefaultWorkteamArn"
         )
+    pre_annotation_arn, consolidation_arn = resources.task_lambdas(project)
     output: dict[str, Any] = {"S3OutputPath": S3Location(resources.bucket, JOBS_PREFIX).uri}
     if resources.kms_key_id:
         output["KmsKeyId"] = resources.kms_key_id
@@ -94,7 +107,7 @@ def create_request(
         "HumanTaskConfig": {
             "WorkteamArn": workteam,
             "UiConfig": {"UiTemplateS3Uri": template.uri},
-            "PreHumanTaskLambdaArn": resources.pre_annotation_arn,
+            "PreHumanTaskLambdaArn": pre_annotation_arn,
             "TaskKeywords": list(project.task.keywords),
             "TaskTitle": project.task.title,
             "TaskDescription": project.task.description,
@@ -102,7 +115,7 @@ def create_request(
             "TaskTimeLimitInSeconds": project.time_limits.task_seconds,
             "TaskAvailabilityLifetimeInSeconds": project.time_limits.availability_seconds,
             "MaxConcurrentTaskCount": MAX_CONCURRENT_TASKS,
-            "AnnotationConsolidationConfig": {"AnnotationConsolidationLambdaArn": resources.consolidation_arn},
+            "AnnotationConsolidationConfig": {"AnnotationConsolidationLambdaArn": consolidation_arn},
         },
         "Tags": [
             {"Key": "groundcrew:project", "Value": project.name},

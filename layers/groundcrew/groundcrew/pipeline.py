@@ -8,13 +8,16 @@ and Finalize, which work on the whole batch across rounds, are in `batch_steps`.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from pydantic import BaseModel, ConfigDict
 
 from groundcrew import (
+    adjustment_tasks,
     image_classification,
+    image_headers,
     job_output,
     keypoints,
     labeling_jobs,
@@ -27,6 +30,7 @@ from groundcrew import (
 from groundcrew.consolidation import write_worker_priors
 from groundcrew.events import (
     MAX_LISTED,
+    AdjustmentReport,
     ConsensusReport,
     Cost,
     EventPublisher,
@@ -50,6 +54,8 @@ from groundcrew.workflows import ConsensusMethod, Workflow
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sagemaker import SageMakerClient
+
+    from groundcrew import masks
 
 
 class BatchRef(BaseModel):
@@ -90,14 +96,51 @@ def object_size_reader(s3: S3Client) -> Any:
     return size
 
 
+def object_reader(s3: S3Client) -> Callable[[str], bytes | None]:
+    def read(uri: str) -> bytes | None:
+        location = S3Location.parse(uri)
+        try:
+            return s3.get_object(Bucket=location.bucket, Key=location.key)["Body"].read()
+        except s3.exceptions.NoSuchKey:
+            return None
+
+    return read
+
+
 def run_preflight(s3: S3Client, batch: BatchRef) -> dict[str, Any]:
-    report = preflight.run_preflight(
-        manifests.read_manifest(s3, S3Location.parse(batch.manifest_uri)), object_size_reader(s3)
-    )
+    manifest = S3Location.parse(batch.manifest_uri)
+    report = preflight.run_preflight(manifests.read_manifest(s3, manifest), object_size_reader(s3))
+    if report.passed:  # the line rules hold: worth reading masks and image headers
+        project = load_project(s3, batch.bucket, batch.project)
+        if project.workflow.adjusts_imports:
+            report.findings.extend(_adjustment_findings(s3, project, manifest))
     findings = [
         {"line": f.line, "rule": f.rule, "message": f.message, "severity": f.severity.value} for f in report.findings
     ]
     return {"passed": report.passed, "lines": report.lines, "errors": report.errors, "findings": findings[:MAX_LISTED]}
+
+
+def _adjustment_findings(s3: S3Client, project: Project, manifest: S3Location) -> list[preflight.Finding]:
+    """The rules that make an adjustment job show workers nothing, or the wrong classes (read in parallel)."""
+    from groundcrew import adjustment_preflight, mask_preflight  # numpy and Pillow: adjustment batches only
+
+    attribute = project.imported_attribute_name
+    assert attribute is not None
+    lines = list(manifests.read_manifest(s3, manifest))
+    if project.workflow is Workflow.BOUNDING_BOX_ADJUSTMENT:
+        sizes = image_headers.image_sizes(s3, [str(line.data.get("source-ref")) for line in lines])
+
+        def size(uri: str) -> tuple[int, int] | None:
+            found, _ = sizes.get(uri, (None, None))
+            return (found.width, found.height) if found is not None else None
+
+        checks = adjustment_preflight.check_box_lines(lines, attribute, project.attribute_name, project.labels, size)
+        return list(checks)
+    class_map = project_class_map(project)
+    job_attribute = project.attribute_name
+    findings = mask_preflight.check_segmentation_manifest(lines, object_reader(s3), job_attribute=job_attribute)
+    findings.extend(adjustment_preflight.check_color_maps(lines, attribute, class_map.names, class_map.colors))
+    return findings
 
 
 def prepare_job(
@@ -117,6 +160,10 @@ def prepare_job(
     """
     project = load_project(s3, batch.bucket, batch.project)
     policy = project.consensus_policy
+    if plan is None and project.trial is not None:
+        from groundcrew.adjustment_batches import trial_plan  # it builds on this module
+
+        plan = trial_plan(s3, batch, project)
     plan = plan or rounds.RoundPlan(1, batch.manifest_uri, batch.item_count, policy.initial_answers)
     name = labeling_jobs.job_name(batch.batch_id, plan.number)
     config_folder = job_folder(batch.bucket, name).child("config")
@@ -169,6 +216,8 @@ def _worker_page(
     s3: S3Client, bucket: str, project: Project, resources: labeling_jobs.JobResources
 ) -> tuple[str, tuple[str, ...], poses.Rig | None]:
     """The workflow's worker template, the names a worker chooses from, and the rig (keypoints only)."""
+    if project.workflow.adjusts_imports:
+        return _adjustment_page(project), tuple(project.labels), None
     if project.workflow is not Workflow.KEYPOINTS:
         return image_classification.ui_template(), tuple(project.labels), None
     options = project.keypoints
@@ -181,6 +230,27 @@ def _worker_page(
         )
     rig = load_rig(s3, bucket, options.rig)
     return keypoints.ui_template(rig, url), rig.names, rig
+
+
+def project_class_map(project: Project) -> masks.ClassMap:
+    """BACKGROUND and the project's labels, in order, with their colours: what imported masks are written with."""
+    from groundcrew import masks  # numpy and Pillow: only mask work needs them
+
+    assert project.adjustment is not None  # the project model requires it for adjustment workflows
+    return masks.ClassMap.from_labels(project.labels, project.adjustment.colors)
+
+
+def _adjustment_page(project: Project) -> str:
+    attribute = project.imported_attribute_name
+    assert attribute is not None
+    class_map = project_class_map(project) if project.workflow is Workflow.SEMANTIC_SEGMENTATION_ADJUSTMENT else None
+    return adjustment_tasks.ui_template(
+        project.workflow,
+        source_attribute=attribute,
+        header=project.task.title,
+        instructions=project.task.full_instructions or project.task.instructions,
+        class_map=class_map,
+    )
 
 
 def load_rig(s3: S3Client, bucket: str, name: str) -> poses.Rig:
@@ -278,7 +348,11 @@ def track_job(
 def collect_output(s3: S3Client, batch: BatchRef, job: PreparedJob, output_manifest_uri: str) -> dict[str, Any]:
     """One round's statistics (the batch's labels are decided after every round, by the Decide step)."""
     location = S3Location.parse(output_manifest_uri)
-    totals = job_output.summarize_output(manifests.read_manifest(s3, location), job.label_attribute_name)
+    lines = manifests.read_manifest(s3, location)
+    if adjustment_tasks.is_built_in(str(job.request.get("HumanTaskConfig", {}).get("PreHumanTaskLambdaArn", ""))):
+        totals = job_output.summarize_built_in_output(lines, job.label_attribute_name)
+    else:
+        totals = job_output.summarize_output(lines, job.label_attribute_name)
     seconds = job_output.worker_seconds_per_item(s3, batch.bucket, job.name)
     return {
         "output_manifest_uri": output_manifest_uri,
@@ -307,6 +381,7 @@ def completed_event(state: dict[str, Any]) -> LabelingJobCompleted:
         ),
         report_uri=final.get("report_uri"),
         coco_uri=final.get("coco_uri"),
+        adjustment=AdjustmentReport.model_validate(final["adjustment"]) if final.get("adjustment") else None,
     )
 
 

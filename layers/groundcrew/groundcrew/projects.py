@@ -26,6 +26,7 @@ from groundcrew.workflows import ConsensusMethod, PolicyKind, Workflow
 
 PROJECTS_PREFIX = "projects/"
 INCOMING_PREFIX = "incoming/"
+IMPORTS_PREFIX = "imports/"
 # Project names end up in job names, execution names and label attribute names, whose patterns are strict.
 PROJECT_NAME_PATTERN = re.compile(r"^[a-z0-9](?:-?[a-z0-9])*$")
 PROJECT_NAME_MAX = 32
@@ -184,6 +185,40 @@ class Keypoints(_Strict):
         return value
 
 
+IMPORT_FORMATS = ("coco", "labelme", "cvat", "label-studio", "voc", "yolo")  # groundcrew.importing.FORMATS
+SEGMENTATION_IMPORT_FORMATS = IMPORT_FORMATS[:4]
+HEX_COLOR_PATTERN = r"^#[0-9a-fA-F]{6}$"
+
+
+class Adjustment(_Strict):
+    """Adjustment workflows: the labels come from another tool's annotation files dropped under imports/<project>/."""
+
+    format: Literal["coco", "labelme", "cvat", "label-studio", "voc", "yolo"] = Field(
+        description="The tool that wrote the annotation files (boxes: voc, yolo; masks: the others)"
+    )
+    images_prefix: str = Field(
+        pattern=r"^images/.+/$",
+        description="Where the annotations' image file names are found: a key prefix under images/, ending in '/'",
+    )
+    imported_attribute: str = Field(
+        default="imported",
+        pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,100}$",
+        description="Label attribute the imported labels are written under (masks get '-ref' appended)",
+    )
+    colors: dict[str, Annotated[str, Field(pattern=HEX_COLOR_PATTERN)]] = Field(
+        default_factory=dict, description="Mask colours by label (#rrggbb); the others are generated"
+    )
+
+
+ADJUSTMENT_WORKFLOWS = frozenset(w.value for w in Workflow if w.adjusts_imports)
+
+
+class Trial(_Strict):
+    """Run the first `items` items as a job of their own, and the rest only when its output passes the checks."""
+
+    items: Annotated[int, Field(ge=1, le=100)] = 5
+
+
 class Export(_Strict):
     test_ratio: Annotated[float, Field(ge=0, lt=1)] = 0.2
     seed: int = 0
@@ -240,6 +275,52 @@ class Project(_Strict):
     task: Task
     time_limits: TimeLimits = TimeLimits()
     label_attribute_name: str | None = Field(default=None, max_length=127)
+    adjustment: Adjustment | None = Field(default=None, description="Adjustment workflows: where the labels come from")
+    trial: Trial | None = Field(default=None, description="Adjustment workflows: a trial job before the full one")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_worker_adjusts(cls, data: Any) -> Any:
+        # One worker correcting a label is the norm; Ground Truth's own Lambdas merge several if asked for.
+        if isinstance(data, dict) and data.get("workflow") in ADJUSTMENT_WORKFLOWS:
+            data = {"workers_per_object": 1, **data}
+        return data
+
+    @model_validator(mode="after")
+    def _adjustment_fits(self) -> Project:
+        if not self.workflow.adjusts_imports:
+            if self.adjustment is not None or self.trial is not None:
+                raise ValueError(
+                    f"adjustment and trial apply to the adjustment workflows, not {self.workflow.value} "
+                    "(whose rounds already start small: consensus.initial_answers)"
+                )
+            return self
+        if self.adjustment is None:
+            raise ValueError(f"a {self.workflow.value} project needs an adjustment section (format, images_prefix)")
+        masks = self.workflow is Workflow.SEMANTIC_SEGMENTATION_ADJUSTMENT
+        if masks != (self.adjustment.format in SEGMENTATION_IMPORT_FORMATS):
+            wanted = "coco, labelme, cvat or label-studio" if masks else "voc or yolo"
+            raise ValueError(
+                f"adjustment.format {self.adjustment.format} does not fit {self.workflow.value}; use {wanted}"
+            )
+        unknown = sorted(set(self.adjustment.colors) - set(self.labels))
+        if unknown:
+            raise ValueError(f"adjustment.colors names labels that are not in labels: {unknown}")
+        colors = [c.lower() for c in self.adjustment.colors.values()]
+        if len(set(colors)) != len(colors) or "#ffffff" in colors:
+            raise ValueError("adjustment.colors must be distinct and not #ffffff (BACKGROUND's colour)")
+        if masks and len(self.labels) > 255:
+            raise ValueError("an 8-bit mask holds at most 255 labels")
+        if self.attribute_name == self.imported_attribute_name:
+            raise ValueError(
+                f"label_attribute_name {self.attribute_name!r} is where the imported labels are; "
+                "Ground Truth needs the adjustment job to write under another name"
+            )
+        if self.quality.gold.items or self.export is not None:
+            raise ValueError("quality.gold and export apply to classification; adjustment jobs export COCO")
+        if self.consensus != Consensus():
+            raise ValueError("consensus options do not apply: Ground Truth's own Lambdas consolidate adjustments")
+        return self
 
     @model_validator(mode="after")
     def _consensus_fits(self) -> Project:
@@ -249,7 +330,7 @@ class Project(_Strict):
         elif self.keypoints is not None:
             raise ValueError(f"keypoints options apply to the keypoints workflow, not {self.workflow.value}")
         if (
-            self.workflow is not Workflow.KEYPOINTS
+            self.workflow is Workflow.IMAGE_CLASSIFICATION
             and self.consensus.policy is PolicyKind.ADAPTIVE
             and "workers_per_object" in self.model_fields_set
         ):
@@ -275,8 +356,10 @@ class Project(_Strict):
         workflow = info.data.get("workflow")
         if workflow is Workflow.KEYPOINTS and values:
             raise ValueError("a keypoints project takes its keypoint names from keypoints.rig; leave labels out")
-        if workflow is not Workflow.KEYPOINTS and len(values) < 2:
-            raise ValueError(f"needs at least 2 labels for {workflow.value if workflow else 'this workflow'}")
+        if workflow is Workflow.IMAGE_CLASSIFICATION and len(values) < 2:
+            raise ValueError("needs at least 2 labels for image-classification")
+        if isinstance(workflow, Workflow) and workflow.adjusts_imports and not values:
+            raise ValueError(f"needs at least 1 label for {workflow.value} (the classes of the imported labels)")
         seen: set[str] = set()
         for label in values:
             if not label.strip() or len(label) > 256:
@@ -300,14 +383,28 @@ class Project(_Strict):
     @property
     def attribute_name(self) -> str:
         """The LabelAttributeName of this project's jobs (the key of the label in output manifests)."""
-        return self.label_attribute_name or self.name
+        base = self.label_attribute_name or self.name
+        # Contracts 6.1: semantic segmentation labels are files, so their attribute must end in -ref.
+        return f"{base}-ref" if self.workflow is Workflow.SEMANTIC_SEGMENTATION_ADJUSTMENT else base
+
+    @property
+    def imported_attribute_name(self) -> str | None:
+        """Where an adjustment project's imported labels are in its manifests."""
+        if self.adjustment is None:
+            return None
+        base = self.adjustment.imported_attribute
+        return f"{base}-ref" if self.workflow is Workflow.SEMANTIC_SEGMENTATION_ADJUSTMENT else base
+
+    @property
+    def imports_prefix(self) -> str:
+        return f"{IMPORTS_PREFIX}{self.name}/"
 
     @property
     def consensus_policy(self) -> ConsensusPolicy:
         """The policy the consensus engine runs (the fixed policy's N is workers_per_object)."""
         rules = self.consensus
         # Keypoints: every round asks workers_per_object workers; flags, not votes, decide what goes back.
-        fixed = rules.policy is PolicyKind.FIXED or self.workflow is Workflow.KEYPOINTS
+        fixed = rules.policy is PolicyKind.FIXED or self.workflow is Workflow.KEYPOINTS or self.workflow.adjusts_imports
         return ConsensusPolicy(
             kind=PolicyKind.FIXED if fixed else rules.policy,
             method=rules.method,

@@ -23,7 +23,15 @@ from groundcrew.intake import (
     decide,
     unknown_project_decision,
 )
-from groundcrew.projects import PROJECTS_PREFIX, InvalidProject, Project, ProjectNotFound, load_project, parse_project
+from groundcrew.projects import (
+    IMPORTS_PREFIX,
+    PROJECTS_PREFIX,
+    InvalidProject,
+    Project,
+    ProjectNotFound,
+    load_project,
+    parse_project,
+)
 from groundcrew.s3_locations import S3Location
 
 if TYPE_CHECKING:
@@ -54,6 +62,7 @@ class Receiver:
     publisher: EventPublisher
     data_bucket: str
     state_machine_arn: str
+    import_state_machine_arn: str | None = None
     clock: Any = time.time
     _projects: dict[str, Project | InvalidProject | ProjectNotFound] = field(default_factory=dict)
     _tallies: dict[str, _Tally] = field(default_factory=lambda: defaultdict(_Tally))
@@ -71,6 +80,9 @@ class Receiver:
             self._reject(obj, unknown_project_decision(obj))
             return
         project = project_or_error
+        if obj.key.startswith(IMPORTS_PREFIX) or project.adjustment is not None:
+            self._receive_for_import(project, obj)
+            return
         decision = decide(obj, seal_marker=project.batch.seal_marker)
         if decision.disposition is Disposition.LABEL:
             decision = check_signature(obj, self._head_bytes(obj))
@@ -87,6 +99,43 @@ class Receiver:
                     self.seal_and_start(project, batch, SealReason.MARKER)
             case Disposition.LABEL:
                 self._record(project, obj)
+
+    def _receive_for_import(self, project: Project, obj: IncomingObject) -> None:
+        """Annotation files start imports; adjustment projects take no images under incoming/."""
+        if project.adjustment is None:
+            message = (
+                f"project {project.name!r} is {project.workflow.value}: it labels images dropped under "
+                f"{project.incoming_prefix}; only adjustment projects import annotations"
+            )
+            self._reject(obj, Decision(Disposition.REJECT, "not-an-adjustment-project", message))
+            return
+        if not obj.key.startswith(IMPORTS_PREFIX):
+            message = (
+                f"project {project.name!r} adjusts imported labels: put its images under "
+                f"{project.adjustment.images_prefix} and its {project.adjustment.format} annotations under "
+                f"{project.imports_prefix}"
+            )
+            self._reject(obj, Decision(Disposition.REJECT, "adjustment-project-incoming", message))
+            return
+        from groundcrew import import_runs  # numpy and Pillow come with it: only imports pay for them
+
+        source = import_runs.import_source(project, obj.key)
+        if source is None:
+            logger.debug("part of an import folder", extra={"project": project.name})
+            return
+        if not self.import_state_machine_arn:
+            raise RuntimeError("IMPORT_STATE_MACHINE_ARN is not set; imports cannot start")
+        import_id = import_runs.import_id(project.name, obj.key, obj.etag)
+        ref = {"project": project.name, "bucket": obj.bucket, "source_key": source, "import_id": import_id}
+        try:
+            self.sfn.start_execution(
+                stateMachineArn=self.import_state_machine_arn,
+                name=import_id,
+                input=orjson.dumps({"import": ref}).decode(),
+            )
+            logger.info("import started", extra={"project": project.name, "import_id": import_id})
+        except self.sfn.exceptions.ExecutionAlreadyExists:
+            logger.info("duplicate delivery of an import", extra={"import_id": import_id})
 
     def _record(self, project: Project, obj: IncomingObject) -> None:
         outcome, batch = self.store.record(project.name, obj)

@@ -6,6 +6,13 @@ from enum import StrEnum
 class Workflow(StrEnum):
     IMAGE_CLASSIFICATION = "image-classification"
     KEYPOINTS = "keypoints"  # a skeleton rig placed with the open-source crowd-2d-skeleton component
+    # Workers correct labels imported from other tools; Ground Truth's built-in Lambdas run the tasks.
+    SEMANTIC_SEGMENTATION_ADJUSTMENT = "semantic-segmentation-adjustment"
+    BOUNDING_BOX_ADJUSTMENT = "bounding-box-adjustment"
+
+    @property
+    def adjusts_imports(self) -> bool:
+        return self in (Workflow.SEMANTIC_SEGMENTATION_ADJUSTMENT, Workflow.BOUNDING_BOX_ADJUSTMENT)
 
 
 class ConsensusMethod(StrEnum):
