@@ -76,10 +76,17 @@ class LocalEnvironment:
     def events_of(self, detail_type: str) -> list[dict[str, Any]]:
         return [event for event in self.events() if event["detail-type"] == detail_type]
 
-    def wait_for_execution(self, name: str, timeout: float = 120.0) -> dict[str, Any]:
+    @property
+    def import_state_machine_arn(self) -> str:
+        return self.stack.outputs["ImportStateMachineArn"]
+
+    def wait_for_execution(
+        self, name: str, timeout: float = 120.0, state_machine_arn: str | None = None
+    ) -> dict[str, Any]:
         """Block until the named execution ends (bounded: raises TimeoutError)."""
         sfn = self.client("stepfunctions")
-        arn = self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
+        machine = state_machine_arn or self.state_machine_arn
+        arn = machine.replace(":stateMachine:", ":execution:") + f":{name}"
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -93,12 +100,18 @@ class LocalEnvironment:
             time.sleep(0.05)
 
     def wait_for_all_executions(self, timeout: float = 120.0) -> list[dict[str, Any]]:
-        """Let every started execution finish before the local cloud goes away."""
-        return [self.wait_for_execution(name, timeout) for name in self.execution_names()]
+        """Let every started execution finish before the local cloud goes away: imports first, as an import
+        starts labeling executions when it finishes."""
+        imports = [
+            self.wait_for_execution(name, timeout, self.import_state_machine_arn)
+            for name in self.execution_names(self.import_state_machine_arn)
+        ]
+        return imports + [self.wait_for_execution(name, timeout) for name in self.execution_names()]
 
-    def execution_names(self) -> list[str]:
+    def execution_names(self, state_machine_arn: str | None = None) -> list[str]:
         sfn = self.client("stepfunctions")
-        return [e["name"] for e in sfn.list_executions(stateMachineArn=self.state_machine_arn)["executions"]]
+        machine = state_machine_arn or self.state_machine_arn
+        return [e["name"] for e in sfn.list_executions(stateMachineArn=machine)["executions"]]
 
 
 def _lambda_invoker(stack: LocalStack) -> Any:
@@ -171,6 +184,11 @@ def sample_gold_images() -> list[Path]:
 
 def sample_project_document() -> bytes:
     return (SAMPLE_DATA / "shapes" / "project.yaml").read_bytes()
+
+
+def scenes_folder() -> Path:
+    """The semantic-segmentation adjustment sample: 4 street scenes, their COCO polygons, the project."""
+    return SAMPLE_DATA / "scenes"
 
 
 def pose_answer_key() -> dict[str, dict[str, list[float]]]:

@@ -10,12 +10,19 @@ import json
 from pathlib import Path
 from typing import Any
 
-from groundcrew_local.environment import TEMPLATE, LocalEnvironment, sample_images, sample_project_document
+from groundcrew_local.environment import (
+    TEMPLATE,
+    LocalEnvironment,
+    sample_images,
+    sample_project_document,
+    scenes_folder,
+)
 from groundcrew_local.stack import load_template
 
 SAMPLE_PROJECT = "shapes"
 SAMPLE_BATCH_ID = "shapes-20261121t120000-a1b2c3"
 SAMPLE_JOB_NAME = f"gc-{SAMPLE_BATCH_ID}-r1"
+SAMPLE_IMPORT_ID = "scenes-imp-sample0001"
 SAMPLE_PAYLOAD_KEY = (
     f"labeling-jobs/{SAMPLE_JOB_NAME}/annotations/consolidated-annotation/consolidation-request/"
     "iteration-1/2026-11-21_12:00:00.json"
@@ -60,6 +67,7 @@ def seed_sample_world(env: LocalEnvironment) -> None:
         batch = sample_batch(env)
         manifest_key = batch["manifest_uri"].split("/", 3)[3]
         s3.put_object(Bucket=env.data_bucket, Key=manifest_key, Body=("\n".join(lines) + "\n").encode())
+        _seed_sample_import(env)
     finally:
         events.enable_rule(Name=rule)
     job = env.stack.invoke("PrepareJobFunction", {"batch": batch})
@@ -76,6 +84,32 @@ def seed_sample_world(env: LocalEnvironment) -> None:
     collected = env.stack.invoke("CollectOutputFunction", {"batch": batch, "job": job, "tracking": tracking})
     state = {"batch": batch, "job": job, "tracking": tracking, "collected": collected}
     env.stack.invoke("DecideRoundFunction", {"state": state, "round_failed": False})
+
+
+def sample_import(env: LocalEnvironment) -> dict[str, Any]:
+    return {
+        "project": "scenes",
+        "bucket": env.data_bucket,
+        "source_key": "imports/scenes/annotations.json",
+        "import_id": SAMPLE_IMPORT_ID,
+    }
+
+
+def _seed_sample_import(env: LocalEnvironment) -> None:
+    """The scenes adjustment project, its images and COCO file; the sample import planned and converted."""
+    folder, s3, bucket = scenes_folder(), env.s3, env.data_bucket
+    s3.put_object(Bucket=bucket, Key="projects/scenes.yaml", Body=(folder / "project.yaml").read_bytes())
+    for path in sorted((folder / "images").iterdir()):
+        s3.put_object(Bucket=bucket, Key=f"images/scenes/{path.name}", Body=path.read_bytes())
+    s3.put_object(
+        Bucket=bucket, Key="imports/scenes/annotations.json", Body=(folder / "annotations.coco.json").read_bytes()
+    )
+    ref = sample_import(env)
+    planned = env.stack.invoke("PlanImportFunction", {"import": ref})
+    body = s3.get_object(Bucket=bucket, Key=planned["items_key"])["Body"].read().decode()
+    items = [json.loads(line) for line in body.splitlines() if line]
+    batch_input = {**ref, "job_name": planned["job_name"], "created": planned["created"]}
+    env.stack.invoke("ConvertImportBatchFunction", {"Items": items, "BatchInput": batch_input})
 
 
 def invoke_function(env: LocalEnvironment, function: str, event: Any) -> Any:

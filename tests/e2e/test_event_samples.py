@@ -28,6 +28,9 @@ FUNCTION_BY_PREFIX = {
     "publish-outcome-": "publish_outcome",
     "pre-annotation-": "pre_annotation",
     "annotation-consolidation-": "annotation_consolidation",
+    "plan-import-": "plan_import",
+    "convert-import-batch-": "convert_import_batch",
+    "finish-import-": "finish_import",
 }
 EXPECTED_ERRORS = {"pre-annotation-missing-source-ref.json": "DataObjectError"}
 
@@ -94,6 +97,15 @@ def check_result(name: str, result: Any, events: list[dict[str, Any]], execution
         assert result["statistics"]["items"] == 12
         assert result["statistics"]["labeled"] + result["statistics"]["unresolved"] == 12
         assert "Training Data Exported" in kinds
+    if name == "plan-import-coco.json":
+        assert (result["items"], result["refused"]) == (4, 2)  # two 'tree' shapes: not one of the labels
+    if name == "convert-import-batch-two-images.json":
+        assert (result["converted"], result["refused"], result["part"].endswith("/parts/00000000.jsonl")) == (2, 0, True)
+    if name == "finish-import-converted.json":
+        assert (result["images"], result["refused"]) == (4, 2)
+        assert kinds[0] == "Annotations Imported"
+        assert [e["status"] for e in executions] == ["SUCCEEDED"]  # the started batch: a trial, then the rest
+        assert "Trial Batch Checked" in kinds and "Labeling Job Completed" in kinds
     if name.startswith("publish-outcome-"):
         assert kinds == [result["detail_type"]]
 

@@ -275,7 +275,7 @@ def decide_round(
         "outputs": outputs,
         "rounds": [*previous.get("rounds", []), summary.model_dump(mode="json")],
         "next_round": plan.to_dict() if plan else None,
-        "trial_items": items if is_trial else 0,
+        "trial_items": items if is_trial else int(previous.get("trial_items") or 0),
     }
 
 
