@@ -38,9 +38,26 @@ Decisions where the contracts are silent:
   spelling instead (`job_name`, `groundTruth/custom`, `creation_date`). Only `content[<L>]` is used.
 * The job ARN ends in the lower-cased name (SageMaker lower-cases ARNs; real `job-name` values are lower case);
   S3 paths use the name as given.
-* No PreHumanTaskLambdaArn -> `task.input` is the manifest line. Built-in task types (PRE-/ACS- ARNs,
-  HumanTaskUiArn), streaming (SnsDataSource) and missing consolidation configs fail the job with a reason saying
-  the stand-in does not simulate them.
+* No PreHumanTaskLambdaArn -> `task.input` is the manifest line. Streaming (SnsDataSource), HumanTaskUiArn jobs,
+  missing consolidation configs and built-in task types other than the four below fail the job with a reason
+  saying the stand-in does not simulate them.
+
+Built-in image task types `SemanticSegmentation`, `AdjustmentSemanticSegmentation`, `BoundingBox` and
+`AdjustmentBoundingBox` are emulated without invoking any Lambda (`built_in_tasks`):
+* CreateLabelingJob refuses PRE-/ACS- ARNs that do not name the same task type (ValidationException).
+* Job start needs the label category file; for adjustment types each line's existing label is read, and a line
+  without one, or with an `internal-color-map` lacking `hex-color`, fails that object (not the job) with a
+  reason naming the line.
+* The emulated PRE returns `{"taskObject": source-ref, "labels": [...], "manifestLine": <the line>}`.
+  UNCONFIRMED: AWS documents `task.input.manifestLine` only for crowd-bounding-box audit templates (contracts
+  4.2); the stand-in assumes every built-in PRE exposes it. A line without an s3:// source-ref fails.
+* Workers load the page's presigned URLs (image, initial mask) from moto's S3 through `fetch`: only URLs the
+  stand-in presigned for the job resolve. An initial mask that is no PNG of the image's size shows nothing, so
+  the object is labeled with an all-background mask without any error, as in Ground Truth.
+* The emulated ACS writes the consolidation request/response files as for custom jobs, the semantic
+  segmentation masks as mode-P PNGs under `consolidated-annotation/output/<datasetObjectId>/<timestamp>.png`,
+  and `<L>-metadata` as contracts 1.2.1/1.2.2/1.2.3 show (`job-name` = the lower-case name, no
+  `labeling-job/` prefix; `adjustment-status` for adjustment types).
 * StopLabelingJob on a finished job -> ValidationException (as SageMaker answers for other finished jobs).
 * Every HTTP call counts for `throttle_next`: boto3's own retries (legacy mode: 4) consume throttles too.
 """
@@ -75,6 +92,8 @@ from moto.sagemaker.responses import SageMakerResponse
 from moto.utilities.utils import get_partition
 
 from groundcrew.adjustment_manifests import REF_REQUIRED
+from groundcrew_local import built_in_tasks
+from groundcrew_local.built_in_tasks import BuiltInTask, ObjectFailure
 from groundcrew_local.task_templates import Presign, ground_truth_liquid_environment
 from groundcrew_local.workforce import SimulatedWorkforce, UnsupportedTaskPage, WorkerAnswer
 
@@ -271,6 +290,12 @@ def _check_ground_truth_rules(params: dict[str, Any]) -> None:
     source = params["InputConfig"]["DataSource"]
     if not source.get("S3DataSource") and not source.get("SnsDataSource"):
         raise _validation_error("InputConfig.DataSource must contain S3DataSource or SnsDataSource")
+    consolidation = human.get("AnnotationConsolidationConfig") or {}
+    mismatch = built_in_tasks.lambda_mismatch(
+        human.get("PreHumanTaskLambdaArn"), consolidation.get("AnnotationConsolidationLambdaArn")
+    )
+    if mismatch:
+        raise _validation_error(mismatch)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -284,10 +309,12 @@ class DataObject:
     index: int
     raw: str
     line: dict[str, Any]
+    line_number: int = 0  # 1-based line of the input manifest
     outcome: str = "pending"
     reason: str | None = None
     label: Any = None
     creation_date: str | None = None
+    metadata: dict[str, Any] | None = None  # `<L>-metadata` written by an emulated built-in ACS
 
     @property
     def dataset_object_id(self) -> str:
@@ -315,6 +342,8 @@ class LabelingJob:
     output_uri: str | None = None
     started_at: datetime | None = None
     log: list[str] = field(default_factory=list)
+    built_in: BuiltInTask | None = None
+    presigned: dict[str, str] = field(default_factory=dict)  # URL -> s3:// URI, what workers' browsers can load
     files: list[str] = field(default_factory=list)
     stepping: bool = False
     _stamps: set[str] = field(default_factory=set)
@@ -634,9 +663,10 @@ class GroundTruthStandIn:
         if not source.get("S3DataSource"):
             raise _JobFailure("ClientError: the local stand-in does not simulate streaming (SnsDataSource) jobs")
         task_type = _built_in_task_type(human.get("PreHumanTaskLambdaArn"))
-        if task_type or human["UiConfig"].get("HumanTaskUiArn"):
+        if (task_type and task_type not in built_in_tasks.EMULATED) or human["UiConfig"].get("HumanTaskUiArn"):
             raise _JobFailure(
-                f"ClientError: the local stand-in runs custom workflows only; built-in task type "
+                f"ClientError: the local stand-in runs custom workflows and the emulated built-in types "
+                f"{', '.join(sorted(built_in_tasks.EMULATED))} only; built-in task type "
                 f"{task_type or human['UiConfig'].get('HumanTaskUiArn')} uses AWS's own Lambdas and worker UI"
             )
         if not (human.get("AnnotationConsolidationConfig") or {}).get("AnnotationConsolidationLambdaArn"):
@@ -651,9 +681,11 @@ class GroundTruthStandIn:
         self._load_manifest(job, source["S3DataSource"]["ManifestS3Uri"])
         if job.request.get("LabelCategoryConfigS3Uri"):
             job.label_categories = self._load_label_categories(job, job.request["LabelCategoryConfigS3Uri"])
+        if task_type:
+            self._set_up_built_in(job, task_type)
         template_uri = human["UiConfig"]["UiTemplateS3Uri"]
         template_text = self._read(job, template_uri, "worker task template").decode("utf-8", errors="replace")
-        environment = ground_truth_liquid_environment(self._presigner(job.region), strict=self._strict_templates)
+        environment = ground_truth_liquid_environment(self._recording_presigner(job), strict=self._strict_templates)
         try:
             job.template = environment.from_string(template_text)
         except LiquidError as error:
@@ -664,6 +696,24 @@ class GroundTruthStandIn:
         job.started_at = self.workforce.now
         self._set_status(job, "InProgress")
         self._log(job, "LABELING_JOB_INITIALIZED", f"{len(job.objects)} data objects")
+
+    def _set_up_built_in(self, job: LabelingJob, task_type: str) -> None:
+        uri = job.request.get("LabelCategoryConfigS3Uri")
+        if not uri or not job.label_categories:
+            raise _JobFailure(f"ClientError: built-in task type {task_type} needs LabelCategoryConfigS3Uri")
+        document = json.loads(self._read(job, uri, "label category configuration file"))
+        audit = document.get("auditLabelAttributeName")
+        job.built_in = BuiltInTask(
+            task_type,
+            tuple(job.label_categories),
+            job.label_attribute_name,
+            job.name.lower(),
+            audit if isinstance(audit, str) and audit else None,
+        )
+        for item in job.objects:
+            problem = job.built_in.setup_problem(item.line, item.line_number)
+            if problem:
+                self._fail_object(job, item, f"ClientError: {problem}")
 
     def _load_manifest(self, job: LabelingJob, uri: str) -> None:
         body = self._read(job, uri, "input manifest").decode("utf-8-sig", errors="replace")
@@ -689,7 +739,7 @@ class GroundTruthStandIn:
             dollar = [key for key in line if key.startswith("$")]
             if dollar:
                 raise _JobFailure(f"{where}: attribute names must not begin with '$': {dollar}")
-            objects.append(DataObject(index=len(objects), raw=text, line=line))
+            objects.append(DataObject(index=len(objects), raw=text, line=line, line_number=number))
             if len(objects) > MAX_DATA_OBJECTS:
                 raise _JobFailure(f"ClientError: input manifest {uri} holds more than {MAX_DATA_OBJECTS} objects")
         if not objects:
@@ -767,6 +817,12 @@ class GroundTruthStandIn:
         arn = job.human_task_config.get("PreHumanTaskLambdaArn")
         if not arn:
             return dict(item.line)
+        if job.built_in is not None:
+            try:
+                return job.built_in.task_input(item.line)
+            except ObjectFailure as failure:
+                self._fail_object(job, item, str(failure))
+                return None
         payload = {"version": LAMBDA_PAYLOAD_VERSION, "labelingJobArn": job.arn, "dataObject": item.line}
         try:
             response = self._invoke(job, arn, payload)
@@ -809,6 +865,7 @@ class GroundTruthStandIn:
                 posted_at=posted,
                 time_limit_seconds=float(human["TaskTimeLimitInSeconds"]),
                 availability_seconds=float(availability),
+                fetch=lambda url: self._fetch(job, url),
             )
         except UnsupportedTaskPage as error:
             raise _JobFailure(f"ClientError: the simulated workforce cannot work on this task page: {error}") from None
@@ -857,7 +914,10 @@ class GroundTruthStandIn:
             event["kmsKeyId"] = job.request["OutputConfig"]["KmsKeyId"]
         items = {item.dataset_object_id: item for item, _ in answered}
         try:
-            response = self._invoke(job, arn, event)
+            if job.built_in is not None:
+                response = self._built_in_consolidation(job, answered, moment)
+            else:
+                response = self._invoke(job, arn, event)
         except LambdaInvocationError as error:
             for item in items.values():
                 self._fail_object(job, item, f"consolidation Lambda failed: {error.errorType}: {error.errorMessage}")
@@ -898,11 +958,41 @@ class GroundTruthStandIn:
                 )
                 continue
             item.outcome, item.label, item.creation_date = "labeled", content[attribute], creation_date
+            if job.built_in is not None:
+                item.metadata = content.get(f"{attribute}-metadata")
         for item in items.values():
             if item.outcome == "pending":
                 self._fail_object(job, item, "missing from the consolidation Lambda's response")
 
+    def _built_in_consolidation(
+        self, job: LabelingJob, answered: list[tuple[DataObject, list[WorkerAnswer]]], moment: datetime
+    ) -> list[dict[str, Any]]:
+        """What the emulated ACS-<type> returns; objects it cannot consolidate fail here with the reason."""
+        assert job.built_in is not None
+        creation_date = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+        def store_mask(object_id: str, png: bytes) -> str:
+            folder = f"{job.annotations_folder}/consolidated-annotation/output/{object_id}"
+            uri = f"{folder}/{job.unique_stamp(folder, moment)}.png"
+            self._write(job, uri, png)
+            return uri
+
+        response = []
+        for item, answers in answered:
+            contents = [answer.content for answer in answers]
+            try:
+                content = job.built_in.consolidate(
+                    item.dataset_object_id, item.line, contents, creation_date, store_mask
+                )
+            except ObjectFailure as failure:
+                self._fail_object(job, item, str(failure))
+                continue
+            response.append({"datasetObjectId": item.dataset_object_id, "consolidatedAnnotation": {"content": content}})
+        return response
+
     def _metadata(self, job: LabelingJob, item: DataObject) -> dict[str, Any]:
+        if item.metadata is not None:
+            return item.metadata
         if self.custom_metadata == "documented":
             return {
                 "job_name": job.name,
@@ -986,6 +1076,29 @@ class GroundTruthStandIn:
         except ServiceException as error:
             raise _JobFailure(f"ClientError: cannot write {uri}: {error.code}") from None
         job.files.append(uri)
+
+    def _recording_presigner(self, job: LabelingJob) -> Presign:
+        """`grant_read_access` for the job's pages; remembers each URL so that workers can load it (`_fetch`)."""
+        presign = self._presigner(job.region)
+
+        def record(uri: str) -> str:
+            url = presign(uri)
+            job.presigned[url] = uri
+            return url
+
+        return record
+
+    def _fetch(self, job: LabelingJob, url: str) -> bytes | None:
+        """What a worker's browser gets for a URL on the task page: the S3 object, or None (does not load)."""
+        uri = job.presigned.get(url)
+        if uri is None:
+            return None
+        try:
+            bucket, key = _split_s3_uri(uri)
+            found = self._s3(job).get_object(bucket, key)
+        except (ServiceException, _JobFailure):
+            return None
+        return None if found is None else bytes(found.value)
 
     def _presigner(self, region: str) -> Presign:
         if self._presign is not None:

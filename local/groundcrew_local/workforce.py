@@ -10,6 +10,22 @@ asked), so an object's answers do not depend on which other objects were asked b
 simulated clock (`now`), never wall time: a task posted at `posted_at` is accepted when the chosen worker is free
 (plus a short pick-up delay), takes about `seconds_per_task`, and is lost if it runs past the task time limit or
 starts after the availability lifetime, so a task can come back with fewer than n answers.
+
+Image elements (`crowd-semantic-segmentation`, `crowd-bounding-box`) see what a browser would: the worker loads
+`src` (for the image's size) and the initial mask (`initial-value.src`) through `fetch(url)`, which returns the
+bytes or None when the URL does not load (no fetch: nothing loads). Answer keys for them:
+
+* crowd-semantic-segmentation: `{"relabel": {"<from class>": "<to class>"}}`. A worker whose accuracy draw
+  succeeds repaints those classes (`BACKGROUND` allowed as target); otherwise, or without truth, the worker
+  submits the initial mask unchanged. An initial mask that does not load, is not an image or has the wrong size
+  shows nothing, so the worker submits an all-background mask without noticing (Ground Truth's documented silent
+  failure). Masks decode like the element shows them: mode P through the palette, mode L as class indices
+  (0 = background, k = k-th `labelMappings` entry), colour images by colour; unknown colours show as background.
+* crowd-bounding-box: a list of `{"label", "left", "top", "width", "height"}`. An accurate worker draws those
+  boxes (each coordinate off by at most 1 px); otherwise the worker submits the initial boxes unchanged.
+
+Spammers submit an empty mask / no boxes. `initialValueModified` is true when the submission differs from the
+initial value.
 """
 
 from __future__ import annotations
@@ -18,6 +34,7 @@ import ast
 import base64
 import dataclasses
 import hashlib
+import io
 import json
 import random
 import uuid
@@ -28,8 +45,17 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import unquote
 
+import numpy as np
+import numpy.typing as npt
+from PIL import Image, UnidentifiedImageError
+
+from groundcrew import masks
+
 MALFORMED_KINDS = ("not_json", "unknown_label")
 UNKNOWN_LABEL = "__not-a-category__"
+
+# The browser's view of a URL: its bytes, or None when it does not load.
+Fetch = Callable[[str], bytes | None]
 
 
 class UnsupportedTaskPage(ValueError):
@@ -159,6 +185,12 @@ class TaskContext:
     rng: random.Random
     truth: Any  # a label (classification) or {keypoint: [x, y]} (keypoints); None when the key has no entry
     seconds: float = 0.0  # time the worker spends on the task
+    fetch: Fetch | None = None  # loads the page's URLs (images, initial masks) as the worker's browser would
+
+    def load(self, url: object) -> bytes | None:
+        if not isinstance(url, str) or not url or self.fetch is None:
+            return None
+        return self.fetch(url)
 
 
 def _categories(element: CrowdElement) -> list[str]:
@@ -254,9 +286,147 @@ def answer_2d_skeleton(element: CrowdElement, context: TaskContext) -> dict[str,
     }
 
 
-# One function per crowd element: adding `crowd-bounding-box` is one more entry here.
+# --- image elements ---------------------------------------------------------------------------------------------
+
+
+def _labels_attribute(element: CrowdElement) -> list[str]:
+    labels = _json_attribute(element, "labels", None)
+    if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
+        raise UnsupportedTaskPage(f"<{element.tag}> needs a labels JSON array of strings")
+    return labels
+
+
+def _loaded_size(data: bytes | None) -> tuple[int, int] | None:
+    if data is None:
+        return None
+    try:
+        return masks.image_size(data)
+    except ValueError:
+        return None
+
+
+def _hex(rgb: Sequence[int]) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*rgb[:3])
+
+
+def _packed(color: str) -> int:
+    return int(color.lstrip("#")[:6], 16)
+
+
+def decode_shown_mask(data: bytes | None, size: tuple[int, int], colors: Sequence[str]) -> npt.NDArray[np.uint8]:
+    """The mask the element shows, as indices into `colors` (0 = background): all background if nothing shows."""
+    width, height = size
+    shown: npt.NDArray[np.uint8] = np.zeros((height, width), dtype=np.uint8)
+    if data is None:
+        return shown
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except (UnidentifiedImageError, OSError):
+        return shown  # e.g. the manifest points at a JSON file: the worker sees no mask
+    if image.size != size:
+        return shown
+    if image.mode == "L":
+        values = np.asarray(image, dtype=np.uint8)
+        return np.where(values < len(colors), values, 0).astype(np.uint8)
+    if image.mode not in {"P", "RGB", "RGBA", "PA", "LA"}:
+        return shown
+    rgb = np.asarray(image.convert("RGB"), dtype=np.uint32)
+    packed = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+    lookup = {_packed(color): index for index, color in enumerate(colors)}
+    found, inverse = np.unique(packed, return_inverse=True)
+    indices = np.asarray([lookup.get(int(value), 0) for value in found], dtype=np.uint8)
+    return indices[inverse.reshape(packed.shape)]
+
+
+def encode_colour_mask(indices: npt.NDArray[np.uint8], colors: Sequence[str]) -> bytes:
+    """An RGB PNG whose pixels are the colours of the indices, as crowd-semantic-segmentation submits."""
+    table = np.asarray([[int(c[1:3], 16), int(c[3:5], 16), int(c[5:7], 16)] for c in colors], dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(table[indices]).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def answer_semantic_segmentation(element: CrowdElement, context: TaskContext) -> dict[str, Any]:
+    """What crowd-semantic-segmentation submits under its name (contracts section 9)."""
+    labels = _labels_attribute(element)
+    initial = _json_attribute(element, "initial-value", {})
+    if not isinstance(initial, dict):
+        raise UnsupportedTaskPage(f"<{element.tag}> initial-value must be a JSON object")
+    mappings = initial.get("labelMappings")
+    if not isinstance(mappings, dict) or not mappings:
+        generated = masks.ClassMap.from_labels(labels)  # no initial value: the element picks the colours
+        mappings = {
+            name: {"color": color} for name, color in zip(generated.names[1:], generated.colors[1:], strict=True)
+        }
+    names = [masks.BACKGROUND, *mappings]
+    colors = [masks.BACKGROUND_COLOR, *(str(entry.get("color", "")).lower() for entry in mappings.values())]
+    answer: dict[str, Any] = {"labelMappings": mappings, "initialValueModified": False}
+    size = _loaded_size(context.load(element.attributes.get("src")))
+    if size is None:
+        return answer  # the image does not load: nothing to draw on
+    start = decode_shown_mask(context.load(initial.get("src")), size, colors)
+    submitted = start
+    truth = context.truth
+    if context.worker.spammer:
+        submitted = np.zeros_like(start)
+    elif (
+        isinstance(truth, dict)
+        and isinstance(truth.get("relabel"), dict)
+        and context.rng.random() < context.worker.accuracy
+    ):
+        submitted = start.copy()
+        for old, new in truth["relabel"].items():
+            if old in names and new in names:
+                submitted[start == names.index(old)] = names.index(new)
+    width, height = size
+    answer["inputImageProperties"] = {"height": height, "width": width}
+    answer["labeledImage"] = {"pngImageData": base64.b64encode(encode_colour_mask(submitted, colors)).decode()}
+    answer["initialValueModified"] = bool(not np.array_equal(submitted, start))
+    return answer
+
+
+_BOX_KEYS = ("height", "label", "left", "top", "width")
+
+
+def _box(value: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value[key] if key == "label" else round(float(value[key])) for key in _BOX_KEYS}
+
+
+def answer_bounding_box(element: CrowdElement, context: TaskContext) -> dict[str, Any]:
+    """What crowd-bounding-box submits under its name (contracts section 9)."""
+    _labels_attribute(element)
+    initial = _json_attribute(element, "initial-value", [])
+    if not isinstance(initial, list) or not all(isinstance(box, dict) for box in initial):
+        raise UnsupportedTaskPage(f"<{element.tag}> initial-value must be a JSON array of boxes")
+    try:
+        start = [_box(box) for box in initial]
+    except (KeyError, TypeError, ValueError):
+        raise UnsupportedTaskPage(f"<{element.tag}> initial-value boxes need label, left, top, width, height") from None
+    boxes = start
+    truth = context.truth
+    rng = context.rng
+    if context.worker.spammer:
+        boxes = []
+    elif isinstance(truth, list) and rng.random() < context.worker.accuracy:
+        boxes = []
+        for box in truth:
+            drawn = _box(box)
+            for key in ("left", "top", "width", "height"):
+                drawn[key] = max(0 if key in ("left", "top") else 1, drawn[key] + rng.randint(-1, 1))
+            boxes.append(drawn)
+    answer: dict[str, Any] = {"boundingBoxes": boxes, "initialValueModified": boxes != start}
+    size = _loaded_size(context.load(element.attributes.get("src")))
+    if size is not None:
+        answer["inputImageProperties"] = {"height": size[1], "width": size[0]}
+    return answer
+
+
+# One function per crowd element.
 ELEMENT_ANSWERERS: dict[str, Callable[[CrowdElement, TaskContext], Any]] = {
     "crowd-image-classifier": answer_image_classifier,
+    "crowd-semantic-segmentation": answer_semantic_segmentation,
+    "crowd-bounding-box": answer_bounding_box,
 }
 # Elements that post their answer as the form's own fields rather than under a `name`.
 FORM_ANSWERERS: dict[str, Callable[[CrowdElement, TaskContext], dict[str, Any]]] = {
@@ -283,6 +453,7 @@ class SimulatedWorkforce:
     clock_start: datetime | None = None  # None: wall time when the workforce is created
     user_pool_id: str = "us-east-1_GrndCrew7"
     pickup_seconds: tuple[float, float] = (2.0, 30.0)
+    fetch: Fetch | None = None  # how workers load the page's URLs; `answer(fetch=...)` overrides it per task
     now: datetime = field(init=False)
     _free_at: dict[str, datetime] = field(init=False, default_factory=dict)
     _asked: dict[str, int] = field(init=False, default_factory=dict)
@@ -322,8 +493,10 @@ class SimulatedWorkforce:
         posted_at: datetime | None = None,
         time_limit_seconds: float | None = None,
         availability_seconds: float | None = None,
+        fetch: Fetch | None = None,
     ) -> list[WorkerAnswer]:
         """Up to n answers from n distinct workers, in submission order (fewer if tasks time out or expire)."""
+        fetch = fetch if fetch is not None else self.fetch
         elements = crowd_elements(task_page_html)
         answerable = [e for e in elements if e.tag in ELEMENT_ANSWERERS]
         form_fields = [e for e in elements if e.tag in FORM_ANSWERERS]
@@ -345,7 +518,8 @@ class SimulatedWorkforce:
         chosen = rng.sample(list(self.workers), min(n, len(self.workers)))
         answers: list[WorkerAnswer] = []
         for worker in chosen:
-            context = TaskContext(worker, random.Random(f"{self.seed}|{identity}|{asked}|{worker.name}"), truth)
+            worker_rng = random.Random(f"{self.seed}|{identity}|{asked}|{worker.name}")
+            context = TaskContext(worker, worker_rng, truth, fetch=fetch)
             accepted = max(posted, self._free_at.get(worker.worker_id, posted))
             accepted += timedelta(seconds=round(context.rng.uniform(*self.pickup_seconds), 3))
             spent = round(max(1.0, context.rng.gauss(worker.seconds_per_task, worker.seconds_per_task * 0.3)), 3)

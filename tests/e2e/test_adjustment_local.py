@@ -48,7 +48,11 @@ def _put_voc_images(env: LocalEnvironment, project: str) -> None:
     coco = json.loads(COCO_FILE.read_bytes())
     for image in coco["images"]:
         name = image["file_name"]
-        body = REAL_IMAGE.read_bytes() if name.endswith("2011_000003.jpg") else _blank_jpeg(image["width"], image["height"])
+        body = (
+            REAL_IMAGE.read_bytes()
+            if name.endswith("2011_000003.jpg")
+            else _blank_jpeg(image["width"], image["height"])
+        )
         env.s3.put_object(Bucket=env.data_bucket, Key=f"images/{project}/{name}", Body=body)
 
 

@@ -100,7 +100,11 @@ def check_result(name: str, result: Any, events: list[dict[str, Any]], execution
     if name == "plan-import-coco.json":
         assert (result["items"], result["refused"]) == (4, 2)  # two 'tree' shapes: not one of the labels
     if name == "convert-import-batch-two-images.json":
-        assert (result["converted"], result["refused"], result["part"].endswith("/parts/00000000.jsonl")) == (2, 0, True)
+        assert (result["converted"], result["refused"], result["part"].endswith("/parts/00000000.jsonl")) == (
+            2,
+            0,
+            True,
+        )
     if name == "finish-import-converted.json":
         assert (result["images"], result["refused"]) == (4, 2)
         assert kinds[0] == "Annotations Imported"

@@ -197,19 +197,16 @@ def test_item_batcher_with_item_selector_is_rejected_clearly(convert_arn: str) -
         )
 
 
-def test_two_thousand_lines_run_quickly(convert_arn: str) -> None:
-    put_manifest("manifest.jsonl", items(2000))
+def test_hundreds_of_lines_come_back_in_order_across_many_batches(convert_arn: str) -> None:
+    # Speed is measured in benchmarks/, not here: this checks order and completeness over many child runs.
+    put_manifest("manifest.jsonl", items(200))
 
-    started = time.perf_counter()
     description = run(definition(convert_arn), EXECUTION_INPUT)
-    seconds = time.perf_counter() - started
 
-    print(f"2000 JSONL lines, 667 batches: {seconds:.2f} s")
     assert description["status"] == "SUCCEEDED"
     batches = json.loads(description["output"])["converted"]["batches"]
-    assert len(batches) == 667
-    assert sum(batch["count"] for batch in batches) == 2000
-    assert seconds < 20
+    assert len(batches) == 67
+    assert sum(batch["count"] for batch in batches) == 200
 
 
 def test_item_batcher_unit() -> None:

@@ -367,8 +367,13 @@ def test_ground_truth_rules_are_validation_exceptions(sagemaker: Any, changes: d
 
 def test_built_in_semantic_segmentation_accepts_a_ref_attribute(sagemaker: Any) -> None:
     pre = "arn:aws:lambda:us-east-1:432418664414:function:PRE-SemanticSegmentation"
+    acs = {"AnnotationConsolidationLambdaArn": pre.replace(":PRE-", ":ACS-")}
     arn = sagemaker.create_labeling_job(
-        **request(LabelAttributeName="masks-ref", HumanTaskConfig__PreHumanTaskLambdaArn=pre)
+        **request(
+            LabelAttributeName="masks-ref",
+            HumanTaskConfig__PreHumanTaskLambdaArn=pre,
+            HumanTaskConfig__AnnotationConsolidationConfig=acs,
+        )
     )["LabelingJobArn"]
     assert arn.endswith(":labeling-job/gc-batch-1-r1")
 
@@ -747,11 +752,11 @@ def test_a_template_error_fails_the_job(sagemaker: Any) -> None:
 
 
 def test_a_page_the_workforce_cannot_answer_fails_the_job(sagemaker: Any) -> None:
-    setup_job_inputs([image(0, "circle")], template='<crowd-form><crowd-bounding-box name="box"/></crowd-form>')
+    setup_job_inputs([image(0, "circle")], template='<crowd-form><crowd-polygon name="shape"/></crowd-form>')
     sagemaker.create_labeling_job(**request())
     final = run(sagemaker, "gc-batch-1-r1")[-1]
     assert final["LabelingJobStatus"] == "Failed"
-    assert "crowd-bounding-box" in final["FailureReason"]
+    assert "crowd-polygon" in final["FailureReason"]
 
 
 def test_failed_jobs_emit_the_failed_state_change(sagemaker: Any, ground_truth: GroundTruthStandIn) -> None:

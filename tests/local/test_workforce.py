@@ -170,8 +170,8 @@ def test_malformed_submissions_are_injected_verbatim() -> None:
 
 def test_a_page_without_a_known_element_names_what_it_found() -> None:
     crowd = default_workforce(clock_start=START)
-    with pytest.raises(UnsupportedTaskPage, match="crowd-bounding-box, crowd-form"):
-        crowd.answer('<crowd-form><crowd-bounding-box name="b" labels="[]"></crowd-bounding-box></crowd-form>', {}, 1)
+    with pytest.raises(UnsupportedTaskPage, match="crowd-form, crowd-polygon"):
+        crowd.answer('<crowd-form><crowd-polygon name="b" labels="[]"></crowd-polygon></crowd-form>', {}, 1)
     with pytest.raises(UnsupportedTaskPage, match="no crowd-\\* element"):
         crowd.answer("<p>hello</p>", {}, 1)
     with pytest.raises(UnsupportedTaskPage, match="no name attribute"):
