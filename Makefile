@@ -53,6 +53,7 @@ benchmark: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/handler_import_time.py
 	$(VENV)/bin/python benchmarks/dawid_skene.py
 	$(VENV)/bin/python benchmarks/mask_rasterising.py
+	$(VENV)/bin/python benchmarks/import_scale.py 2000
 
 clean:
 	rm -rf .aws-sam runs .pytest_cache .mypy_cache .ruff_cache
