@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from groundcrew import image_headers, labeling_jobs, manifests, rounds
+from groundcrew import image_headers, job_output, labeling_jobs, manifests, rounds
 from groundcrew.events import (
     MAX_LISTED,
     AdjustmentReport,
@@ -83,8 +83,8 @@ def tally_output(lines: Iterable[ManifestLine], attribute: str) -> OutputTally:
     items = labeled = adjusted = 0
     for line in lines:
         items += 1
-        metadata = line.data.get(f"{attribute}-metadata")
-        if attribute in line.data and isinstance(metadata, dict) and "failure-reason" not in metadata:
+        metadata = job_output.built_in_label_metadata(line.data, attribute)
+        if metadata is not None:
             labeled += 1
             adjusted += metadata.get("adjustment-status") == "adjusted"
     return OutputTally(items, labeled, adjusted, items - labeled)
@@ -113,7 +113,8 @@ def _check_mask_output(
     s3: S3Client, project: Project, data: dict[str, Any], item: str, read: Any
 ) -> Iterator[TrialFinding]:
     import numpy as np
-    from PIL import Image, UnidentifiedImageError
+
+    from groundcrew import coco_export, masks  # numpy and Pillow: adjustment batches only
 
     attribute, imported = project.attribute_name, project.imported_attribute_name
     uri = data.get(attribute)
@@ -121,30 +122,21 @@ def _check_mask_output(
     if body is None:
         yield TrialFinding(item=item, rule="trial-mask-missing", message=f"output mask {uri!r} cannot be read")
         return
+    # The export's reader: palette and RGB masks by colour, mode L by value, against the project's classes.
     try:
-        with Image.open(io.BytesIO(body)) as opened:
-            output = np.asarray(opened.convert("RGB"))
-    except (UnidentifiedImageError, OSError) as error:
-        yield TrialFinding(item=item, rule="trial-mask-unreadable", message=f"output mask {uri} is unreadable: {error}")
+        labels, names = coco_export.mask_labels(body, masks.internal_color_map(project_class_map(project)))
+    except ValueError as error:
+        yield TrialFinding(item=item, rule="trial-mask-colors", message=f"output mask {uri}: {error}")
         return
     size, _ = image_headers.image_size(s3, str(data.get("source-ref")))
-    if size is not None and output.shape[:2] != (size.height, size.width):
+    if size is not None and labels.shape != (size.height, size.width):
         yield TrialFinding(
             item=item,
             rule="trial-mask-size",
-            message=f"output mask is {output.shape[1]}x{output.shape[0]}, the image {size.width}x{size.height}",
+            message=f"output mask is {labels.shape[1]}x{labels.shape[0]}, the image {size.width}x{size.height}",
         )
-    class_map = project_class_map(project)
-    colors = np.array([[int(c[i : i + 2], 16) for i in (1, 3, 5)] for c in class_map.colors], dtype=np.uint8)
-    packed = (output.astype(np.uint32) << np.array([16, 8, 0], dtype=np.uint32)).sum(axis=2)
-    known = (colors.astype(np.uint32) << np.array([16, 8, 0], dtype=np.uint32)).sum(axis=1)
-    found = np.unique(packed)
-    strange = [f"#{int(v):06x}" for v in found if v not in known]
-    if strange:
-        yield TrialFinding(
-            item=item, rule="trial-mask-colors", message=f"output mask has colours {strange[:5]} outside the class map"
-        )
-    labelled_out = int(np.count_nonzero(packed != known[0]))
+    background = names.index(masks.BACKGROUND) if masks.BACKGROUND in names else -1
+    labelled_out = int(np.count_nonzero(labels != background))
     imported_mask = data.get(str(imported))
     original = read(imported_mask) if isinstance(imported_mask, str) else None
     labelled_in = _labelled_pixels(original)

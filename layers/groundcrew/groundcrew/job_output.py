@@ -61,13 +61,20 @@ def summarize_output(lines: Iterable[ManifestLine], label_attribute: str) -> _To
     return totals
 
 
+def built_in_label_metadata(data: dict[str, Any], label_attribute: str) -> dict[str, Any] | None:
+    """A built-in output line's label metadata when the line was labeled (it carries label and metadata)."""
+    metadata = data.get(f"{label_attribute}-metadata")
+    if label_attribute in data and isinstance(metadata, dict) and "failure-reason" not in metadata:
+        return metadata
+    return None
+
+
 def summarize_built_in_output(lines: Iterable[ManifestLine], label_attribute: str) -> _Totals:
-    """Ground Truth's built-in outputs: a line is labeled when it carries the label and its metadata."""
+    """Ground Truth's built-in outputs, counted labeled or failed."""
     totals = _Totals()
     for line in lines:
         totals.items += 1
-        metadata = line.data.get(f"{label_attribute}-metadata")
-        if label_attribute in line.data and isinstance(metadata, dict) and "failure-reason" not in metadata:
+        if built_in_label_metadata(line.data, label_attribute) is not None:
             totals.labeled += 1
         else:
             totals.failed += 1
