@@ -10,7 +10,9 @@ Each patch fills one moto gap measured in ``docs/local-mode-notes.md``; they tou
    the error flag, so Invoke reports ``FunctionError`` and Step Functions ``Retry``/``Catch`` match on
    ``errorType``. Invocations hold one re-entrant lock: a handler may synchronously invoke another one (a
    handler that waits for a Step Functions execution whose tasks invoke Lambdas would deadlock). As with
-   ``sam local invoke``, ``AWS_SAM_LOCAL=true`` is set during the call.
+   ``sam local invoke``, ``AWS_SAM_LOCAL=true`` is set during the call. ``os._Environ.copy``/``items``/
+   ``values`` read one snapshot of the environment: a Step Functions thread creating a boto3 client calls
+   ``os.environ.copy()`` while an invocation swaps the function's variables in, which raised KeyError.
 2. Step Functions executes ASL only with ``mock_aws(config=MOCK_CONFIG)``; there is nothing to patch.
 3. ``WaitFunction._wait_interval`` (``moto.stepfunctions.parser...wait_function.wait_function``) and
    ``RetrierDecl._eval_body`` (``...common.retry.retrier_decl``): Wait states (Seconds, SecondsPath,
@@ -137,10 +139,13 @@ _SETTINGS = _Settings()
 _ORIGINALS: dict[tuple[object, str], Any] = {}
 
 
+_INHERITED = object()
+
+
 def _patch(owner: Any, name: str, replacement: Any) -> None:
     if (owner, name) not in _ORIGINALS:
-        # The class __dict__ keeps the raw function; getattr would do for modules.
-        original = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
+        # The class __dict__ keeps the raw function (or nothing, for an inherited one); getattr would do for modules.
+        original = owner.__dict__.get(name, _INHERITED) if isinstance(owner, type) else getattr(owner, name)
         _ORIGINALS[(owner, name)] = original
     setattr(owner, name, replacement)
 
@@ -155,6 +160,8 @@ def install_local_patches(*, wait_cap_seconds: float = 0.0) -> None:
         raise ValueError(f"wait_cap_seconds must be >= 0, got {wait_cap_seconds}")
     _SETTINGS.wait_cap_seconds = wait_cap_seconds
     _patch(LambdaFunction, "_invoke_lambda", _invoke_lambda_in_process)
+    for name, view in (("copy", _environ_copy), ("items", _environ_items), ("values", _environ_values)):
+        _patch(os._Environ, name, view)
     _patch(WaitFunction, "_wait_interval", _capped_wait_interval)
     _patch(RetrierDecl, "_eval_body", _retrier_eval_body_capped)
     _patch(Rule, "send_to_targets", _send_to_targets)
@@ -174,7 +181,10 @@ def install_local_patches(*, wait_cap_seconds: float = 0.0) -> None:
 def uninstall_local_patches() -> None:
     """Restore moto's own behaviour (for tests of the patches themselves)."""
     for (owner, name), original in _ORIGINALS.items():
-        setattr(owner, name, original)
+        if original is _INHERITED:
+            delattr(owner, name)
+        else:
+            setattr(owner, name, original)
     _ORIGINALS.clear()
 
 
@@ -434,6 +444,19 @@ def _pop_private_modules(before: set[str], code: FunctionCode) -> dict[str, type
         if path.is_relative_to(code.code_dir) and not any(path.is_relative_to(d) for d in code.layer_dirs):
             private[name] = sys.modules.pop(name)
     return private
+
+
+def _environ_copy(self: Any) -> dict[str, str]:
+    data = self._data.copy()  # dict.copy runs in C, under the GIL: one consistent snapshot
+    return {self.decodekey(key): self.decodevalue(value) for key, value in data.items()}
+
+
+def _environ_items(self: Any) -> Any:
+    return _environ_copy(self).items()
+
+
+def _environ_values(self: Any) -> Any:
+    return _environ_copy(self).values()
 
 
 @contextlib.contextmanager

@@ -6,6 +6,7 @@ import io
 import json
 import os
 import sys
+import threading
 import time
 import zipfile
 from collections.abc import Iterator
@@ -203,6 +204,33 @@ def test_nested_invocation_restores_the_callers_environment(aws: None) -> None:
     assert result["echo_only_after"] is None
     assert result["function_name_after"] == "caller"
     assert "CALLER_ONLY" not in os.environ
+
+
+def test_other_threads_copy_the_environment_while_functions_run(aws: None) -> None:
+    # Step Functions threads build boto3 clients (os.environ.copy()) while an invocation swaps variables.
+    make_function("echo", "echo", {"ECHO_ONLY": "echo"})
+    failures: list[BaseException] = []
+    stop = threading.Event()
+
+    def copy_environment() -> None:
+        while not stop.is_set():
+            try:
+                os.environ.copy()
+                list(os.environ.items())
+                list(os.environ.values())
+            except KeyError as exc:
+                failures.append(exc)
+
+    reader = threading.Thread(target=copy_environment)
+    reader.start()
+    try:
+        for _ in range(150):
+            invoke("echo", {})
+    finally:
+        stop.set()
+        reader.join()
+    assert failures == []
+    assert "ECHO_ONLY" not in os.environ.copy()
 
 
 def test_unregistered_function_reports_a_clear_error(aws: None) -> None:
