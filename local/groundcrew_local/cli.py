@@ -13,6 +13,8 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 # Commands that may read and write your real S3 (the rest run in local mode, on fake credentials).
 REAL_AWS_COMMANDS = {"import", "validate"}
+# Commands that touch no AWS service at all, so local mode has nothing to fake.
+OFFLINE_COMMANDS = {"pointcloud"}
 
 
 def _local_mode() -> None:
@@ -192,6 +194,17 @@ def _add_import_command(commands: Any) -> None:
     validate.set_defaults(run=validate_command.run)
 
 
+def _add_pointcloud_command(commands: Any) -> None:
+    from groundcrew_local import pointcloud_command
+
+    pointcloud = commands.add_parser(
+        "pointcloud",
+        help="convert lidar frames to the binary packs Ground Truth reads (no AWS)",
+        description=pointcloud_command.__doc__,
+    )
+    pointcloud_command.add_arguments(pointcloud)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="groundcrew", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -214,8 +227,9 @@ def main(argv: list[str] | None = None) -> int:
     invoke.set_defaults(run=_invoke)
     _add_simulate(commands)
     _add_import_command(commands)
+    _add_pointcloud_command(commands)
     args = parser.parse_args(argv)
-    if args.command not in REAL_AWS_COMMANDS:
+    if args.command not in REAL_AWS_COMMANDS | OFFLINE_COMMANDS:
         _local_mode()
     return int(args.run(args))
 

@@ -38,9 +38,13 @@ Decisions where the contracts are silent:
   spelling instead (`job_name`, `groundTruth/custom`, `creation_date`). Only `content[<L>]` is used.
 * The job ARN ends in the lower-cased name (SageMaker lower-cases ARNs; real `job-name` values are lower case);
   S3 paths use the name as given.
-* No PreHumanTaskLambdaArn -> `task.input` is the manifest line. Streaming (SnsDataSource), HumanTaskUiArn jobs,
-  missing consolidation configs and built-in task types other than the four below fail the job with a reason
-  saying the stand-in does not simulate them.
+* No PreHumanTaskLambdaArn -> `task.input` is the manifest line. Streaming (SnsDataSource), NER and video
+  HumanTaskUiArn jobs, missing consolidation configs and built-in task types other than the ones below fail the
+  job with a reason saying the stand-in does not simulate them.
+
+3D point cloud task types (`3DPointCloud*` and their `Adjustment3DPointCloud*` audits) are emulated by
+`point_cloud_workers`: they need the matching PointCloud* HumanTaskUiArn and a private or vendor workteam; one
+simulated worker per line labels from the answer key and the output is written in AWS's 3D formats.
 
 Built-in image task types `SemanticSegmentation`, `AdjustmentSemanticSegmentation`, `BoundingBox` and
 `AdjustmentBoundingBox` are emulated without invoking any Lambda (`built_in_tasks`):
@@ -66,6 +70,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import dataclasses
 import hashlib
 import json
 import logging
@@ -92,10 +97,11 @@ from moto.sagemaker.responses import SageMakerResponse
 from moto.utilities.utils import get_partition
 
 from groundcrew.adjustment_manifests import REF_REQUIRED
-from groundcrew_local import built_in_tasks
+from groundcrew_local import built_in_tasks, point_cloud_workers
 from groundcrew_local.built_in_tasks import BuiltInTask, ObjectFailure
+from groundcrew_local.point_cloud_workers import PointCloudJob
 from groundcrew_local.task_templates import Presign, ground_truth_liquid_environment
-from groundcrew_local.workforce import SimulatedWorkforce, UnsupportedTaskPage, WorkerAnswer
+from groundcrew_local.workforce import SimulatedWorkforce, TaskContext, UnsupportedTaskPage, WorkerAnswer
 
 if TYPE_CHECKING:
     from moto.s3.models import S3Backend
@@ -343,6 +349,7 @@ class LabelingJob:
     started_at: datetime | None = None
     log: list[str] = field(default_factory=list)
     built_in: BuiltInTask | None = None
+    point_cloud: PointCloudJob | None = None
     presigned: dict[str, str] = field(default_factory=dict)  # URL -> s3:// URI, what workers' browsers can load
     files: list[str] = field(default_factory=list)
     stepping: bool = False
@@ -663,12 +670,30 @@ class GroundTruthStandIn:
         if not source.get("S3DataSource"):
             raise _JobFailure("ClientError: the local stand-in does not simulate streaming (SnsDataSource) jobs")
         task_type = _built_in_task_type(human.get("PreHumanTaskLambdaArn"))
-        if (task_type and task_type not in built_in_tasks.EMULATED) or human["UiConfig"].get("HumanTaskUiArn"):
+        ui_arn = human["UiConfig"].get("HumanTaskUiArn")
+        point_cloud = task_type in point_cloud_workers.EMULATED
+        emulated = built_in_tasks.EMULATED | point_cloud_workers.EMULATED
+        if (task_type and task_type not in emulated) or (ui_arn and not point_cloud):
             raise _JobFailure(
                 f"ClientError: the local stand-in runs custom workflows and the emulated built-in types "
-                f"{', '.join(sorted(built_in_tasks.EMULATED))} only; built-in task type "
-                f"{task_type or human['UiConfig'].get('HumanTaskUiArn')} uses AWS's own Lambdas and worker UI"
+                f"{', '.join(sorted(emulated))} only; built-in task type "
+                f"{task_type or ui_arn} uses AWS's own Lambdas and worker UI"
             )
+        if point_cloud:
+            assert task_type is not None
+            expected_ui = "human-task-ui/" + task_type.removeprefix("Adjustment").replace("3DPointCloud", "PointCloud")
+            if not ui_arn or not ui_arn.endswith(expected_ui):
+                raise _JobFailure(
+                    f"ClientError: task type {task_type} needs UiConfig.HumanTaskUiArn ending in {expected_ui} "
+                    f"(contracts 4.2), got {ui_arn or 'a UiTemplateS3Uri'}"
+                )
+            if PUBLIC_WORKTEAM.search(human["WorkteamArn"]):
+                raise _JobFailure("ClientError: 3D point cloud jobs cannot use the public (Mechanical Turk) workforce")
+            if int(human["NumberOfHumanWorkersPerDataObject"]) != 1:
+                raise _JobFailure(
+                    "ClientError: 3D point cloud jobs take NumberOfHumanWorkersPerDataObject 1 (contracts 6.1), got "
+                    f"{human['NumberOfHumanWorkersPerDataObject']}"
+                )
         if not (human.get("AnnotationConsolidationConfig") or {}).get("AnnotationConsolidationLambdaArn"):
             raise _JobFailure("ClientError: a custom labeling job needs AnnotationConsolidationConfig")
         classifiers = (job.request["InputConfig"].get("DataAttributes") or {}).get("ContentClassifiers") or []
@@ -681,6 +706,14 @@ class GroundTruthStandIn:
         self._load_manifest(job, source["S3DataSource"]["ManifestS3Uri"])
         if job.request.get("LabelCategoryConfigS3Uri"):
             job.label_categories = self._load_label_categories(job, job.request["LabelCategoryConfigS3Uri"])
+        if point_cloud:
+            assert task_type is not None
+            self._set_up_point_cloud(job, task_type)
+            job.initialized = True
+            job.started_at = self.workforce.now
+            self._set_status(job, "InProgress")
+            self._log(job, "LABELING_JOB_INITIALIZED", f"{len(job.objects)} data objects")
+            return
         if task_type:
             self._set_up_built_in(job, task_type)
         template_uri = human["UiConfig"]["UiTemplateS3Uri"]
@@ -712,6 +745,24 @@ class GroundTruthStandIn:
         )
         for item in job.objects:
             problem = job.built_in.setup_problem(item.line, item.line_number)
+            if problem:
+                self._fail_object(job, item, f"ClientError: {problem}")
+
+    def _set_up_point_cloud(self, job: LabelingJob, task_type: str) -> None:
+        uri = job.request.get("LabelCategoryConfigS3Uri")
+        if not uri or not job.label_categories:
+            raise _JobFailure(f"ClientError: built-in task type {task_type} needs LabelCategoryConfigS3Uri")
+        document = json.loads(self._read(job, uri, "label category configuration file"))
+        audit = document.get("auditLabelAttributeName")
+        if task_type.startswith("Adjustment") and not (isinstance(audit, str) and audit):
+            raise _JobFailure(
+                f"ClientError: {task_type} jobs need auditLabelAttributeName in the label category file (contracts 3.2)"
+            )
+        job.point_cloud = PointCloudJob(
+            task_type, tuple(job.label_categories), job.label_attribute_name, job.name.lower(), audit or None
+        )
+        for item in job.objects:
+            problem = job.point_cloud.setup_problem(item.line, item.line_number)
             if problem:
                 self._fail_object(job, item, f"ClientError: {problem}")
 
@@ -815,7 +866,7 @@ class GroundTruthStandIn:
     def _pre_annotation(self, job: LabelingJob, item: DataObject) -> dict[str, Any] | None:
         """`taskInput` of one object, or None when the object failed or needs no human."""
         arn = job.human_task_config.get("PreHumanTaskLambdaArn")
-        if not arn:
+        if not arn or job.point_cloud is not None:
             return dict(item.line)
         if job.built_in is not None:
             try:
@@ -844,6 +895,27 @@ class GroundTruthStandIn:
         self, job: LabelingJob, item: DataObject, task_input: dict[str, Any], posted: datetime
     ) -> list[WorkerAnswer]:
         human = job.human_task_config
+        public = bool(PUBLIC_WORKTEAM.search(human["WorkteamArn"]))
+        availability = human.get("TaskAvailabilityLifetimeInSeconds") or (
+            DEFAULT_AVAILABILITY_PUBLIC if public else MAX_AVAILABILITY_PRIVATE
+        )
+        limits: dict[str, Any] = {
+            "posted_at": posted,
+            "time_limit_seconds": float(human["TaskTimeLimitInSeconds"]),
+            "availability_seconds": float(availability),
+        }
+        workers = int(human["NumberOfHumanWorkersPerDataObject"])
+        if job.point_cloud is not None:
+            task = job.point_cloud
+            s3 = self._s3(job)
+
+            def produce(context: TaskContext) -> dict[str, Any]:
+                return task.answer(item.line, dataclasses.replace(context, fetch=lambda uri: _read_s3(s3, uri)))
+
+            answers = self.workforce.answer_with(produce, item.line, workers, **limits)
+            if not answers:
+                self._fail_object(job, item, "no worker submitted the task within TaskTimeLimitInSeconds")
+            return answers
         if job.template is None:
             raise _JobFailure("InternalServerError: the worker task template was not loaded")
         try:
@@ -853,25 +925,13 @@ class GroundTruthStandIn:
                 f"ClientError: rendering the worker task template for datasetObjectId {item.dataset_object_id} "
                 f"failed: {error}"
             ) from None
-        public = bool(PUBLIC_WORKTEAM.search(human["WorkteamArn"]))
-        availability = human.get("TaskAvailabilityLifetimeInSeconds") or (
-            DEFAULT_AVAILABILITY_PUBLIC if public else MAX_AVAILABILITY_PRIVATE
-        )
         try:
-            answers = self.workforce.answer(
-                page,
-                item.line,
-                int(human["NumberOfHumanWorkersPerDataObject"]),
-                posted_at=posted,
-                time_limit_seconds=float(human["TaskTimeLimitInSeconds"]),
-                availability_seconds=float(availability),
-                fetch=lambda url: self._fetch(job, url),
-            )
+            answers = self.workforce.answer(page, item.line, workers, fetch=lambda url: self._fetch(job, url), **limits)
         except UnsupportedTaskPage as error:
             raise _JobFailure(f"ClientError: the simulated workforce cannot work on this task page: {error}") from None
         if not answers:
-            limits = "TaskTimeLimitInSeconds / TaskAvailabilityLifetimeInSeconds"
-            self._fail_object(job, item, f"no worker submitted the task within {limits}")
+            names = "TaskTimeLimitInSeconds / TaskAvailabilityLifetimeInSeconds"
+            self._fail_object(job, item, f"no worker submitted the task within {names}")
         return answers
 
     def _write_worker_response(self, job: LabelingJob, item: DataObject, answers: list[WorkerAnswer]) -> None:
@@ -914,7 +974,9 @@ class GroundTruthStandIn:
             event["kmsKeyId"] = job.request["OutputConfig"]["KmsKeyId"]
         items = {item.dataset_object_id: item for item, _ in answered}
         try:
-            if job.built_in is not None:
+            if job.point_cloud is not None:
+                response = self._point_cloud_output(job, answered, moment)
+            elif job.built_in is not None:
                 response = self._built_in_consolidation(job, answered, moment)
             else:
                 response = self._invoke(job, arn, event)
@@ -958,7 +1020,7 @@ class GroundTruthStandIn:
                 )
                 continue
             item.outcome, item.label, item.creation_date = "labeled", content[attribute], creation_date
-            if job.built_in is not None:
+            if job.built_in is not None or job.point_cloud is not None:
                 item.metadata = content.get(f"{attribute}-metadata")
         for item in items.values():
             if item.outcome == "pending":
@@ -988,6 +1050,34 @@ class GroundTruthStandIn:
                 self._fail_object(job, item, str(failure))
                 continue
             response.append({"datasetObjectId": item.dataset_object_id, "consolidatedAnnotation": {"content": content}})
+        return response
+
+    def _point_cloud_output(
+        self, job: LabelingJob, answered: list[tuple[DataObject, list[WorkerAnswer]]], moment: datetime
+    ) -> list[dict[str, Any]]:
+        """What AWS's 3D task type leaves for each object; label files go under consolidated-annotation/output/."""
+        assert job.point_cloud is not None
+        creation_date = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+        s3 = self._s3(job)
+
+        def store(object_id: str, name: str, body: bytes) -> str:
+            uri = f"{job.annotations_folder}/consolidated-annotation/output/{object_id}/{name}"
+            self._write(job, uri, body)
+            return uri
+
+        response = []
+        for item, answers in answered:
+            content = answers[0].answer_content  # one worker per object (contracts 6.1)
+            try:
+                if not isinstance(content, dict):
+                    raise point_cloud_workers.ObjectFailure("ClientError: the worker's answer is not a JSON object")
+                labels = job.point_cloud.consolidate(
+                    item.dataset_object_id, item.line, content, creation_date, store, lambda uri: _read_s3(s3, uri)
+                )
+            except point_cloud_workers.ObjectFailure as failure:
+                self._fail_object(job, item, str(failure))
+                continue
+            response.append({"datasetObjectId": item.dataset_object_id, "consolidatedAnnotation": {"content": labels}})
         return response
 
     def _metadata(self, job: LabelingJob, item: DataObject) -> dict[str, Any]:
@@ -1150,6 +1240,16 @@ def _boto3_presigner(region: str) -> Presign:
             return f"https://{bucket}.s3.amazonaws.com/{key}"
 
     return presign
+
+
+def _read_s3(backend: S3Backend, uri: str) -> bytes | None:
+    """An object of moto's S3 as the worker's browser would load it (None when it does not exist)."""
+    bucket, key = _split_s3_uri(uri)
+    try:
+        found = backend.get_object(bucket, key)
+    except ServiceException:
+        return None
+    return bytes(found.value) if found is not None else None
 
 
 def _aware(moment: datetime) -> datetime:

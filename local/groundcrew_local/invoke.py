@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from groundcrew_local.environment import (
+    SAMPLE_DATA,
     TEMPLATE,
     LocalEnvironment,
     sample_images,
@@ -68,6 +69,7 @@ def seed_sample_world(env: LocalEnvironment) -> None:
         manifest_key = batch["manifest_uri"].split("/", 3)[3]
         s3.put_object(Bucket=env.data_bucket, Key=manifest_key, Body=("\n".join(lines) + "\n").encode())
         _seed_sample_import(env)
+        _seed_sample_lidar(env)
     finally:
         events.enable_rule(Name=rule)
     job = env.stack.invoke("PrepareJobFunction", {"batch": batch})
@@ -84,6 +86,24 @@ def seed_sample_world(env: LocalEnvironment) -> None:
     collected = env.stack.invoke("CollectOutputFunction", {"batch": batch, "job": job, "tracking": tracking})
     state = {"batch": batch, "job": job, "tracking": tracking, "collected": collected}
     env.stack.invoke("DecideRoundFunction", {"state": state, "round_failed": False})
+
+
+SAMPLE_LIDAR_BATCH = "lidar-20261121t120000-d4e5f6"
+
+
+def _seed_sample_lidar(env: LocalEnvironment) -> None:
+    """The lidar detection project, one scene's raw frames and scene document, and a sealed batch's manifest."""
+    s3, bucket = env.s3, env.data_bucket
+    folder = SAMPLE_DATA / "lidar"
+    s3.put_object(Bucket=bucket, Key="projects/lidar.yaml", Body=(folder / "project.yaml").read_bytes())
+    lines = []
+    for path in sorted((folder / "drive-0001").iterdir()):
+        key = f"incoming/lidar/drive-0001/{path.name}"
+        s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
+        if path.suffix == ".bin":
+            lines.append(json.dumps({"source-ref": f"s3://{bucket}/{key}"}))
+    manifest = f"batches/lidar/{SAMPLE_LIDAR_BATCH}/input.manifest"
+    s3.put_object(Bucket=bucket, Key=manifest, Body=("\n".join(lines) + "\n").encode())
 
 
 def sample_import(env: LocalEnvironment) -> dict[str, Any]:

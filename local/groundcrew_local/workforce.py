@@ -496,7 +496,6 @@ class SimulatedWorkforce:
         fetch: Fetch | None = None,
     ) -> list[WorkerAnswer]:
         """Up to n answers from n distinct workers, in submission order (fewer if tasks time out or expire)."""
-        fetch = fetch if fetch is not None else self.fetch
         elements = crowd_elements(task_page_html)
         answerable = [e for e in elements if e.tag in ELEMENT_ANSWERERS]
         form_fields = [e for e in elements if e.tag in FORM_ANSWERERS]
@@ -509,12 +508,42 @@ class SimulatedWorkforce:
         for element in answerable:
             if not element.attributes.get("name"):
                 raise UnsupportedTaskPage(f"<{element.tag}> has no name attribute: its answer would have no key")
+
+        def page_content(context: TaskContext) -> dict[str, Any]:
+            content = {e.attributes["name"]: ELEMENT_ANSWERERS[e.tag](e, context) for e in answerable}
+            for element in form_fields:
+                content.update(FORM_ANSWERERS[element.tag](element, context))
+            return content
+
+        return self.answer_with(
+            page_content,
+            data_object,
+            n,
+            posted_at=posted_at,
+            time_limit_seconds=time_limit_seconds,
+            availability_seconds=availability_seconds,
+            fetch=fetch,
+        )
+
+    def answer_with(
+        self,
+        produce: Callable[[TaskContext], dict[str, Any]],
+        data_object: Mapping[str, Any],
+        n: int,
+        *,
+        posted_at: datetime | None = None,
+        time_limit_seconds: float | None = None,
+        availability_seconds: float | None = None,
+        fetch: Fetch | None = None,
+    ) -> list[WorkerAnswer]:
+        """Like `answer`, for task types whose worker UI is Ground Truth's own (no page): `produce` answers."""
+        fetch = fetch if fetch is not None else self.fetch
         identity = _object_identity(data_object)
         asked = self._asked.get(identity, 0)
         self._asked[identity] = asked + 1
-        rng = random.Random(f"{self.seed}|{identity}|{asked}")
         truth = self.truth_for(data_object)
         posted = posted_at or self.now
+        rng = random.Random(f"{self.seed}|{identity}|{asked}")
         chosen = rng.sample(list(self.workers), min(n, len(self.workers)))
         answers: list[WorkerAnswer] = []
         for worker in chosen:
@@ -531,9 +560,7 @@ class SimulatedWorkforce:
             submitted = accepted + timedelta(seconds=spent)
             self._free_at[worker.worker_id] = submitted
             context = dataclasses.replace(context, seconds=spent)
-            content = {e.attributes["name"]: ELEMENT_ANSWERERS[e.tag](e, context) for e in answerable}
-            for element in form_fields:
-                content.update(FORM_ANSWERERS[element.tag](element, context))
+            content = produce(context)
             if worker.malformed_rate and context.rng.random() < worker.malformed_rate:
                 text = _malformed(context.rng.choice(worker.malformed_kinds), content)
             else:

@@ -31,6 +31,7 @@ FUNCTION_BY_PREFIX = {
     "plan-import-": "plan_import",
     "convert-import-batch-": "convert_import_batch",
     "finish-import-": "finish_import",
+    "prepare-frames-": "prepare_frames",
 }
 EXPECTED_ERRORS = {"pre-annotation-missing-source-ref.json": "DataObjectError"}
 

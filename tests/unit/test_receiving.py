@@ -242,6 +242,7 @@ def test_full_batch_is_sealed_and_its_execution_started_with_the_batch_as_input(
         "batch": {
             "batch_id": batch_id,
             "project": "shapes",
+            "workflow": "image-classification",
             "bucket": DATA_BUCKET,
             "manifest_uri": manifest_uri,
             "item_count": 3,

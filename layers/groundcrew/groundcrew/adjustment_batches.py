@@ -271,17 +271,11 @@ def decide_round(
     }
 
 
-def finalize(s3: S3Client, project: Project, state: dict[str, Any]) -> dict[str, Any]:
-    """One output line per batch item in batch order, the COCO export, and what the completed event reports."""
-    from groundcrew import coco_export  # numpy and Pillow
-
-    batch = BatchRef.model_validate(state["batch"])
-    consensus = state["consensus"]
-    attribute = project.attribute_name
-    summaries = [RoundSummary.model_validate(r) for r in consensus["rounds"]]
+def merge_outputs(s3: S3Client, batch: BatchRef, attribute: str, outputs: list[dict[str, Any]]) -> S3Location:
+    """One output line per batch item, in batch order, from the jobs that ran (Ground Truth's built-in types)."""
     output = rounds.output_manifest_location(batch.bucket, batch.project, batch.batch_id)
     labeled: dict[str, dict[str, Any]] = {}
-    for entry in consensus["outputs"]:
+    for entry in outputs:
         if entry["failed"] or not entry["manifest_uri"]:
             continue
         for line in manifests.read_manifest(s3, S3Location.parse(entry["manifest_uri"])):
@@ -294,8 +288,21 @@ def finalize(s3: S3Client, project: Project, state: dict[str, Any]) -> dict[str,
         for line in manifests.read_manifest(s3, S3Location.parse(batch.manifest_uri)):
             yield labeled.get(rounds.item_key(line.data) or "", line.data)
 
-    count = manifests.write_manifest(s3, output, merged())
+    manifests.write_manifest(s3, output, merged())
+    return output
+
+
+def finalize(s3: S3Client, project: Project, state: dict[str, Any]) -> dict[str, Any]:
+    """One output line per batch item in batch order, the COCO export, and what the completed event reports."""
+    from groundcrew import coco_export  # numpy and Pillow
+
+    batch = BatchRef.model_validate(state["batch"])
+    consensus = state["consensus"]
+    attribute = project.attribute_name
+    summaries = [RoundSummary.model_validate(r) for r in consensus["rounds"]]
+    output = merge_outputs(s3, batch, attribute, consensus["outputs"])
     tally = tally_output(manifests.read_manifest(s3, output), attribute)
+    count = tally.items
     read = object_reader(s3)
 
     def read_mask(uri: str) -> bytes:

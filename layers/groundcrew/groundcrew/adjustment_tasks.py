@@ -15,6 +15,7 @@ from importlib import resources
 from string import Template
 from typing import TYPE_CHECKING
 
+from groundcrew.ground_truth_arns import built_in_lambda_arns
 from groundcrew.page_text import attribute as escaped
 from groundcrew.page_text import json_attribute
 from groundcrew.workflows import Workflow
@@ -30,45 +31,12 @@ TEMPLATES = {
     Workflow.SEMANTIC_SEGMENTATION_ADJUSTMENT: "semantic_segmentation_adjustment.liquid.html",
     Workflow.BOUNDING_BOX_ADJUSTMENT: "bounding_box_adjustment.liquid.html",
 }
-# Contracts 4.1: the built-in Lambdas exist in these Regions only, one AWS account per Region.
-BUILT_IN_LAMBDA_ACCOUNTS = {
-    "us-east-1": "432418664414",
-    "us-east-2": "266458841044",
-    "us-west-2": "081040173940",
-    "ca-central-1": "918755190332",
-    "eu-west-1": "568282634449",
-    "eu-west-2": "487402164563",
-    "eu-central-1": "203001061592",
-    "ap-northeast-1": "477331159723",
-    "ap-northeast-2": "845288260483",
-    "ap-south-1": "565803892007",
-    "ap-southeast-1": "377565633583",
-    "ap-southeast-2": "454466003867",
-}
 _ATTRIBUTE_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
-
-
-class RegionWithoutBuiltIns(ValueError):
-    """Ground Truth's built-in task Lambdas are not published in this Region."""
 
 
 def built_in_lambdas(workflow: Workflow, region: str, partition: str = "aws") -> tuple[str, str]:
     """(PRE-, ACS-) Lambda ARNs of the workflow's built-in task type in `region`."""
-    account = BUILT_IN_LAMBDA_ACCOUNTS.get(region)
-    if account is None:
-        raise RegionWithoutBuiltIns(
-            f"Ground Truth's built-in {TASK_TYPES[workflow]} Lambdas are published in "
-            f"{', '.join(sorted(BUILT_IN_LAMBDA_ACCOUNTS))}, not in {region}; deploy the stack in one of those"
-        )
-    task_type = TASK_TYPES[workflow]
-    prefix = f"arn:{partition}:lambda:{region}:{account}:function"
-    return f"{prefix}:PRE-{task_type}", f"{prefix}:ACS-{task_type}"
-
-
-def is_built_in(lambda_arn: str) -> bool:
-    """Whether a job's pre-annotation Lambda is one of Ground Truth's own (its output is in the built-in format)."""
-    parts = lambda_arn.split(":")
-    return len(parts) == 7 and parts[4] in BUILT_IN_LAMBDA_ACCOUNTS.values() and parts[6].startswith("PRE-")
+    return built_in_lambda_arns(TASK_TYPES[workflow], region, partition)
 
 
 def ui_template(

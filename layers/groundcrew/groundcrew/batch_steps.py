@@ -83,7 +83,8 @@ def decide_round(
     """
     batch = BatchRef.model_validate(state["batch"])
     project = load_project(s3, batch.bucket, batch.project)
-    if project.workflow.adjusts_imports:
+    if project.workflow.adjusts_imports or project.workflow.is_point_cloud:
+        # Ground Truth's built-in types consolidate themselves: one job (after a trial, if any), no more rounds.
         return adjustment_batches.decide_round(s3, publisher, project, state, round_failed=round_failed)
     job = PreparedJob.model_validate(state["job"])
     previous = state.get("consensus") or {}
@@ -262,6 +263,10 @@ def finalize_batch(
     project = load_project(s3, batch.bucket, batch.project)
     if project.workflow.adjusts_imports:
         return adjustment_batches.finalize(s3, project, state)
+    if project.workflow.is_point_cloud:
+        from groundcrew import point_cloud_batches  # numpy: point cloud batches only
+
+        return point_cloud_batches.finalize(s3, project, state)
     policy = project.consensus_policy
     labels = tuple(project.labels)
     ledger = rounds.read_ledger(s3, S3Location.parse(consensus_state["ledger_uri"]))

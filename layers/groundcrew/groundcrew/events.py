@@ -302,6 +302,43 @@ class TrialBatchChecked(EventDetail):
     rest_items: int = Field(description="Items sent to the full job (0 when the trial failed)")
 
 
+class FrameRefusal(BaseModel):
+    scene: str = Field(description="Scene folder under incoming/<project>/ ('' for frames directly in it)")
+    item: str = Field(description="The frame, sequence or sidecar refused")
+    rule: str = Field(description="e.g. truncated-binary, pcd-header-mismatch, no-scene-document, repeated-timestamp")
+    message: str
+
+
+class PointCloudsPrepared(EventDetail):
+    """A point cloud batch's raw frames became Ground Truth frames: converted, described, refused where broken."""
+
+    DETAIL_TYPE: ClassVar[str] = "Point Clouds Prepared"
+    project: str
+    batch_id: str
+    frames: int = Field(description="Frames converted and labeled (in frame lines or sequence files)")
+    sequences: int = Field(description="Sequence files written (object tracking only)")
+    points: int = Field(description="Points in the converted frames")
+    dropped_points: int = Field(description="NaN or infinite points dropped during conversion")
+    refused: int = Field(description="Frames or scenes refused")
+    refusals: list[FrameRefusal] = Field(description=f"The first {MAX_LISTED} refusals")
+    warnings: list[str] = Field(default_factory=list, description=f"At most {MAX_LISTED}, e.g. frames over 500K points")
+    manifest_uri: str = Field(description="The job's input manifest: frame lines or sequence-file lines")
+
+
+class PointCloudReport(BaseModel):
+    task: str = Field(description="detection, tracking or segmentation")
+    audit: str | None = Field(default=None, description="adjustment or verification, for audits of earlier labels")
+    frames: int = Field(description="Frames labeled")
+    objects: int = Field(description="Cuboids (detection, tracking) over all frames")
+    tracks: int = Field(default=0, description="Distinct object ids (tracking)")
+    labeled_points: dict[str, int] = Field(default_factory=dict, description="Segmentation: points per class")
+    not_labeled: int = Field(description="Frames or sequences Ground Truth returned without a label")
+    exports: dict[str, str] = Field(description="Export name (kitti, tracks, segmentation) -> S3 prefix")
+    problems: list[str] = Field(
+        default_factory=list, description=f"Output the exports could not use, at most {MAX_LISTED}"
+    )
+
+
 class LabelingJobCompleted(EventDetail):
     """A batch is labeled: every round merged into one output manifest."""
 
@@ -328,6 +365,7 @@ class LabelingJobCompleted(EventDetail):
         default=None, description="Keypoints: the poses as COCO keypoints; adjustments: the labels as COCO"
     )
     adjustment: AdjustmentReport | None = Field(default=None, description="Adjustment workflows only")
+    pointcloud: PointCloudReport | None = Field(default=None, description="3D point cloud workflows only")
 
 
 class TrainingDataExported(EventDetail):
@@ -369,6 +407,7 @@ EVENT_MODELS: tuple[type[EventDetail], ...] = (
     AnnotationsImported,
     ImportFailed,
     TrialBatchChecked,
+    PointCloudsPrepared,
     LabelingJobCompleted,
     TrainingDataExported,
     LabelingJobFailed,

@@ -82,6 +82,65 @@ def decide(obj: IncomingObject, *, seal_marker: str) -> Decision:
     return Decision(Disposition.LABEL)
 
 
+# A point cloud project's scene folder holds frames (the items) beside what describes them (contracts 2.1, 2.2).
+POINT_CLOUD_SUFFIXES = frozenset({".pcd", ".bin", ".ply", ".las", ".laz", ".txt", ".xyz", ".asc"})
+CAMERA_IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
+CALIBRATION_FOLDER = "calib"
+# The conversion Lambda holds one frame and its converted copy in memory.
+MAX_POINT_CLOUD_BYTES = 512 * 1024 * 1024
+
+
+def is_calibration_file(key: str) -> bool:
+    """KITTI calibration text: a file under a `calib/` folder or named `calib*.txt` (frames may be .txt too)."""
+    path = PurePosixPath(key)
+    return path.suffix.lower() == ".txt" and (
+        CALIBRATION_FOLDER in path.parts[:-1] or path.name.lower().startswith(CALIBRATION_FOLDER)
+    )
+
+
+def decide_point_cloud(obj: IncomingObject, *, seal_marker: str, scene_document: str) -> Decision:
+    """Classify an object of a point cloud project: a frame to label, a scene's sidecar, or a mistake."""
+    if obj.key.endswith("/"):
+        return Decision(Disposition.IGNORE, "folder-placeholder", "zero-byte folder placeholder")
+    path = PurePosixPath(obj.key)
+    if path.name == seal_marker:
+        return Decision(Disposition.SEAL)
+    suffix = path.suffix.lower()
+    if path.name == scene_document or suffix == ".json":
+        return Decision(Disposition.IGNORE, "scene-document", "read when the batch's frames are prepared")
+    if suffix in CAMERA_IMAGE_SUFFIXES:
+        return Decision(Disposition.IGNORE, "camera-image", "named by the scene document for sensor fusion")
+    if is_calibration_file(obj.key):
+        return Decision(Disposition.IGNORE, "calibration", "named by the scene document for sensor fusion")
+    if suffix not in POINT_CLOUD_SUFFIXES:
+        allowed = ", ".join(sorted(POINT_CLOUD_SUFFIXES))
+        return Decision(
+            Disposition.REJECT,
+            "not-a-point-cloud",
+            f"{path.name!r} is not a point cloud groundcrew converts ({allowed}); a scene folder holds frames, "
+            f"its {scene_document}, camera images (.jpg, .png) and KITTI calibration (calib/ or calib*.txt)",
+        )
+    if obj.size == 0:
+        return Decision(Disposition.REJECT, "empty-object", f"{path.name!r} is empty (0 bytes); upload the frame again")
+    if obj.size > MAX_POINT_CLOUD_BYTES:
+        return Decision(
+            Disposition.REJECT,
+            "point-cloud-too-large",
+            f"{path.name!r} is {obj.size} bytes; frames of at most {MAX_POINT_CLOUD_BYTES} bytes are converted "
+            "(Ground Truth may not render more than 1,000,000 points anyway): downsample it",
+        )
+    return Decision(Disposition.LABEL)
+
+
+def check_point_cloud_signature(obj: IncomingObject, head: bytes) -> Decision:
+    from groundcrew.point_clouds import check_signature as point_cloud_problem  # numpy: point cloud projects only
+
+    problem = point_cloud_problem(PurePosixPath(obj.key).name, head)
+    if problem is None:
+        return Decision(Disposition.LABEL)
+    return Decision(Disposition.REJECT, "not-a-point-cloud", problem)
+
+
 def check_signature(obj: IncomingObject, head: bytes) -> Decision:
     """Reject files whose first bytes do not match their image extension (e.g. a renamed text file)."""
     suffix = PurePosixPath(obj.key).suffix.lower()

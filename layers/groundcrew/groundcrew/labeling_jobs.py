@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from groundcrew import adjustment_tasks
+from groundcrew import adjustment_tasks, point_cloud_tasks
 from groundcrew.events import LabelCounters
+from groundcrew.ground_truth_arns import RegionWithoutBuiltIns
 from groundcrew.projects import Project
 from groundcrew.s3_locations import S3Location
 from groundcrew.task_config import JOBS_PREFIX, job_folder
@@ -61,15 +62,30 @@ class JobResources:
     skeleton_component_url: str | None = None  # keypoint projects without their own keypoints.component_url
     region: str = "us-east-1"  # where the stack runs: picks Ground Truth's built-in Lambdas for adjustment jobs
 
+    @property
+    def partition(self) -> str:
+        return self.role_arn.split(":")[1] if self.role_arn.count(":") >= 2 else "aws"
+
     def task_lambdas(self, project: Project) -> tuple[str, str]:
-        """(pre-annotation, consolidation) Lambda ARNs: ours, or Ground Truth's built-in ones for adjustments."""
-        if not project.workflow.adjusts_imports:
-            return self.pre_annotation_arn, self.consolidation_arn
-        partition = self.role_arn.split(":")[1] if self.role_arn.count(":") >= 2 else "aws"
+        """(pre-annotation, consolidation) Lambda ARNs: ours, or Ground Truth's built-in ones."""
         try:
-            return adjustment_tasks.built_in_lambdas(project.workflow, self.region, partition)
-        except adjustment_tasks.RegionWithoutBuiltIns as error:
+            if project.pointcloud is not None:
+                task = point_cloud_tasks.task_for(project.workflow)
+                audit = project.pointcloud.audit
+                return task.lambdas(audit.mode if audit else None, self.region, self.partition)
+            if project.workflow.adjusts_imports:
+                return adjustment_tasks.built_in_lambdas(project.workflow, self.region, self.partition)
+        except RegionWithoutBuiltIns as error:
             raise LabelingJobRejected(str(error)) from None
+        return self.pre_annotation_arn, self.consolidation_arn
+
+    def ui_config(self, project: Project, template: S3Location | None) -> dict[str, str]:
+        """3D point cloud jobs name Ground Truth's worker UI; the others our template (contracts 4.2)."""
+        if project.pointcloud is not None:
+            return {"HumanTaskUiArn": point_cloud_tasks.task_for(project.workflow).ui_arn(self.region, self.partition)}
+        if template is None:
+            raise ValueError(f"a {project.workflow.value} job needs its worker template")
+        return {"UiTemplateS3Uri": template.uri}
 
 
 def label_categories_document(labels: Sequence[str]) -> dict[str, Any]:
@@ -82,7 +98,7 @@ def create_request(
     *,
     name: str,
     manifest_uri: str,
-    template: S3Location,
+    template: S3Location | None,
     label_categories: S3Location,
     resources: JobResources,
     batch_id: str,
@@ -106,7 +122,7 @@ def create_request(
         "LabelCategoryConfigS3Uri": label_categories.uri,
         "HumanTaskConfig": {
             "WorkteamArn": workteam,
-            "UiConfig": {"UiTemplateS3Uri": template.uri},
+            "UiConfig": resources.ui_config(project, template),
             "PreHumanTaskLambdaArn": pre_annotation_arn,
             "TaskKeywords": list(project.task.keywords),
             "TaskTitle": project.task.title,

@@ -8,7 +8,7 @@ and Finalize, which work on the whole batch across rounds, are in `batch_steps`.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from groundcrew import (
     adjustment_tasks,
+    ground_truth_arns,
     image_classification,
     image_headers,
     job_output,
@@ -41,6 +42,7 @@ from groundcrew.events import (
     LabelingJobFailed,
     LabelingJobProgress,
     LabelingJobStarted,
+    PointCloudReport,
     PreflightFinding,
     SecondsPerImage,
     WorkerQuality,
@@ -67,6 +69,7 @@ class BatchRef(BaseModel):
     bucket: str
     manifest_uri: str
     item_count: int
+    workflow: str | None = None  # the state machine prepares point cloud frames first
 
 
 class PreparedJob(BaseModel):
@@ -109,7 +112,10 @@ def object_reader(s3: S3Client) -> Callable[[str], bytes | None]:
 
 def run_preflight(s3: S3Client, batch: BatchRef) -> dict[str, Any]:
     manifest = S3Location.parse(batch.manifest_uri)
-    report = preflight.run_preflight(manifests.read_manifest(s3, manifest), object_size_reader(s3))
+    if batch.workflow is not None and Workflow(batch.workflow).is_point_cloud:
+        report = _point_cloud_preflight(s3, Workflow(batch.workflow), manifest)
+    else:
+        report = preflight.run_preflight(manifests.read_manifest(s3, manifest), object_size_reader(s3))
     if report.passed:  # the line rules hold: worth reading masks and image headers
         project = load_project(s3, batch.bucket, batch.project)
         if project.workflow.adjusts_imports:
@@ -118,6 +124,33 @@ def run_preflight(s3: S3Client, batch: BatchRef) -> dict[str, Any]:
         {"line": f.line, "rule": f.rule, "message": f.message, "severity": f.severity.value} for f in report.findings
     ]
     return {"passed": report.passed, "lines": report.lines, "errors": report.errors, "findings": findings[:MAX_LISTED]}
+
+
+def _point_cloud_preflight(s3: S3Client, workflow: Workflow, manifest: S3Location) -> preflight.PreflightReport:
+    """Frame lines or sequence files against contracts 2.1-2.3, every frame file checked to exist."""
+    from groundcrew import point_cloud_preflight
+
+    sizes = object_size_reader(s3)
+    counted = _Counted(manifests.read_manifest(s3, manifest))
+    findings = point_cloud_preflight.check_point_cloud_manifest(
+        counted,
+        tracking=workflow.labels_sequences,
+        read=object_reader(s3),
+        exists=lambda uri: sizes(S3Location.parse(uri)) is not None,
+    )
+    return preflight.PreflightReport(lines=counted.count, findings=findings)
+
+
+class _Counted:
+    """Iterates manifest lines once, counting them."""
+
+    def __init__(self, lines: Iterator[manifests.ManifestLine]) -> None:
+        self._lines, self.count = lines, 0
+
+    def __iter__(self) -> Iterator[manifests.ManifestLine]:
+        for line in self._lines:
+            self.count += 1
+            yield line
 
 
 def _adjustment_findings(s3: S3Client, project: Project, manifest: S3Location) -> list[preflight.Finding]:
@@ -167,27 +200,32 @@ def prepare_job(
     plan = plan or rounds.RoundPlan(1, batch.manifest_uri, batch.item_count, policy.initial_answers)
     name = labeling_jobs.job_name(batch.batch_id, plan.number)
     config_folder = job_folder(batch.bucket, name).child("config")
-    template = config_folder.child("ui-template.liquid.html")
     categories = config_folder.child("label-categories.json")
-    page, labels, rig = _worker_page(s3, batch.bucket, project, resources)
-    put_object(s3, template, page.encode(), "text/html")
-    put_object(s3, categories, orjson.dumps(labeling_jobs.label_categories_document(labels)))
-    manifest_uri, gold_items, gold_missing = _round_manifest(s3, batch, project, plan)
-    write_task_config(
-        s3,
-        batch.bucket,
-        name,
-        TaskConfig.for_project(
-            project,
-            batch.batch_id,
-            round_number=plan.number,
-            workers_per_object=plan.workers_per_object,
-            carried_answers_uri=plan.carried_answers_uri,
-            rig=poses.rig_to_dict(rig) if rig is not None else None,
-        ),
-    )
-    if workers is not None and policy.method is ConsensusMethod.DAWID_SKENE:
-        write_worker_priors(s3, batch.bucket, name, worker_quality.priors(workers.history(project.name).values()))
+    template: S3Location | None = None
+    manifest_uri, gold_items, gold_missing = plan.manifest_uri, 0, list[str]()
+    if project.pointcloud is not None:
+        put_object(s3, categories, orjson.dumps(point_cloud_categories_document(project)))
+    else:
+        template = config_folder.child("ui-template.liquid.html")
+        page, labels, rig = _worker_page(s3, batch.bucket, project, resources)
+        put_object(s3, template, page.encode(), "text/html")
+        put_object(s3, categories, orjson.dumps(labeling_jobs.label_categories_document(labels)))
+        manifest_uri, gold_items, gold_missing = _round_manifest(s3, batch, project, plan)
+        write_task_config(
+            s3,
+            batch.bucket,
+            name,
+            TaskConfig.for_project(
+                project,
+                batch.batch_id,
+                round_number=plan.number,
+                workers_per_object=plan.workers_per_object,
+                carried_answers_uri=plan.carried_answers_uri,
+                rig=poses.rig_to_dict(rig) if rig is not None else None,
+            ),
+        )
+        if workers is not None and policy.method is ConsensusMethod.DAWID_SKENE:
+            write_worker_priors(s3, batch.bucket, name, worker_quality.priors(workers.history(project.name).values()))
     request = labeling_jobs.create_request(
         project,
         name=name,
@@ -230,6 +268,26 @@ def _worker_page(
         )
     rig = load_rig(s3, bucket, options.rig)
     return keypoints.ui_template(rig, url), rig.names, rig
+
+
+def point_cloud_categories_document(project: Project) -> dict[str, Any]:
+    """The 3D label category file: the project's categories, its task text as instructions when they give none."""
+    from groundcrew import label_categories, point_cloud_tasks
+
+    options = project.pointcloud
+    assert options is not None  # point cloud projects only
+    categories = options.categories
+    if categories.short_instruction is None and categories.full_instruction is None:
+        full = project.task.full_instructions or None
+        short = project.task.instructions[: label_categories.MAX_SHORT_INSTRUCTION - 1]
+        categories = categories.model_copy(update={"short_instruction": short, "full_instruction": full})
+    audit = options.audit
+    return label_categories.label_category_document(
+        categories,
+        task=point_cloud_tasks.task_for(project.workflow).kind,
+        audit=audit.mode if audit else None,
+        audit_label_attribute=audit.label_attribute if audit else None,
+    )
 
 
 def project_class_map(project: Project) -> masks.ClassMap:
@@ -349,7 +407,7 @@ def collect_output(s3: S3Client, batch: BatchRef, job: PreparedJob, output_manif
     """One round's statistics (the batch's labels are decided after every round, by the Decide step)."""
     location = S3Location.parse(output_manifest_uri)
     lines = manifests.read_manifest(s3, location)
-    if adjustment_tasks.is_built_in(str(job.request.get("HumanTaskConfig", {}).get("PreHumanTaskLambdaArn", ""))):
+    if ground_truth_arns.is_built_in(str(job.request.get("HumanTaskConfig", {}).get("PreHumanTaskLambdaArn", ""))):
         totals = job_output.summarize_built_in_output(lines, job.label_attribute_name)
     else:
         totals = job_output.summarize_output(lines, job.label_attribute_name)
@@ -382,6 +440,7 @@ def completed_event(state: dict[str, Any]) -> LabelingJobCompleted:
         report_uri=final.get("report_uri"),
         coco_uri=final.get("coco_uri"),
         adjustment=AdjustmentReport.model_validate(final["adjustment"]) if final.get("adjustment") else None,
+        pointcloud=PointCloudReport.model_validate(final["pointcloud"]) if final.get("pointcloud") else None,
     )
 
 

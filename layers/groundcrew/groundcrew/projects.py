@@ -21,8 +21,10 @@ from pydantic import (
     model_validator,
 )
 
+from groundcrew import point_cloud_tasks
 from groundcrew.consensus import ConsensusPolicy
-from groundcrew.workflows import ConsensusMethod, PolicyKind, Workflow
+from groundcrew.label_categories import PointCloudCategories
+from groundcrew.workflows import AuditMode, ConsensusMethod, PolicyKind, Workflow
 
 PROJECTS_PREFIX = "projects/"
 INCOMING_PREFIX = "incoming/"
@@ -35,6 +37,7 @@ WORKTEAM_ARN_PATTERN = re.compile(r"^arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]
 TASK_KEYWORD_PATTERN = re.compile(r"^[A-Za-z0-9]+( [A-Za-z0-9]+)*$")
 # Ground Truth limits (CreateLabelingJob HumanTaskConfig), see docs/ground-truth-contracts.md section 6.1.
 MIN_TASK_SECONDS, MAX_TASK_SECONDS = 30, 28_800
+MAX_TASK_SECONDS_POINT_CLOUD = point_cloud_tasks.MAX_TASK_SECONDS
 MIN_AVAILABILITY_SECONDS, MAX_AVAILABILITY_SECONDS = 60, 2_592_000
 
 
@@ -211,12 +214,44 @@ class Adjustment(_Strict):
 
 
 ADJUSTMENT_WORKFLOWS = frozenset(w.value for w in Workflow if w.adjusts_imports)
+POINT_CLOUD_WORKFLOWS = frozenset(w.value for w in Workflow if w.is_point_cloud)
 
 
 class Trial(_Strict):
     """Run the first `items` items as a job of their own, and the rest only when its output passes the checks."""
 
     items: Annotated[int, Field(ge=1, le=100)] = 5
+
+
+POINT_CLOUD_OUTPUT_FORMATS = ("binary/xyz", "binary/xyzi", "binary/xyzrgb", "binary/xyzirgb")  # contracts 2.3
+ATTRIBUTE_NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,126}$"
+
+
+class PointCloudAudit(_Strict):
+    """Review an earlier job's labels: drop that job's output manifest under imports/<project>/."""
+
+    mode: AuditMode = Field(description="adjustment: workers correct the labels; verification: they only judge them")
+    label_attribute: str = Field(
+        pattern=ATTRIBUTE_NAME_PATTERN,
+        description="The earlier job's LabelAttributeName (with its '-ref' for tracking and segmentation)",
+    )
+
+
+class PointCloud(_Strict):
+    """3D point cloud workflows: the label categories workers use and how raw frames become Ground Truth frames."""
+
+    categories: PointCloudCategories = Field(
+        description="Labels with their attributes, frame attributes and instructions (the label category file)"
+    )
+    format: Literal["auto", "binary/xyz", "binary/xyzi", "binary/xyzrgb", "binary/xyzirgb"] = Field(
+        default="auto", description="What frames are converted to; auto keeps what each file has (intensity, colour)"
+    )
+    scene_document: str = Field(
+        default="scene.json",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*\.json$",
+        description="The sidecar in each scene folder with timestamps, ego poses and cameras",
+    )
+    audit: PointCloudAudit | None = Field(default=None, description="Adjust or verify an earlier job's labels")
 
 
 class Export(_Strict):
@@ -248,7 +283,9 @@ class Task(_Strict):
 
 
 class TimeLimits(_Strict):
-    task_seconds: Annotated[int, Field(ge=MIN_TASK_SECONDS, le=MAX_TASK_SECONDS)] = 300
+    task_seconds: Annotated[int, Field(ge=MIN_TASK_SECONDS, le=MAX_TASK_SECONDS_POINT_CLOUD)] = Field(
+        default=300, description=f"At most {MAX_TASK_SECONDS} s, or {MAX_TASK_SECONDS_POINT_CLOUD} s for point clouds"
+    )
     availability_seconds: Annotated[int, Field(ge=MIN_AVAILABILITY_SECONDS, le=MAX_AVAILABILITY_SECONDS)] = 864_000
     job_deadline_hours: Annotated[int, Field(ge=1, le=30 * 24)] = 14 * 24
 
@@ -277,6 +314,7 @@ class Project(_Strict):
     label_attribute_name: str | None = Field(default=None, max_length=127)
     adjustment: Adjustment | None = Field(default=None, description="Adjustment workflows: where the labels come from")
     trial: Trial | None = Field(default=None, description="Adjustment workflows: a trial job before the full one")
+    pointcloud: PointCloud | None = Field(default=None, description="3D point cloud workflows: categories and frames")
 
     @model_validator(mode="before")
     @classmethod
@@ -284,7 +322,64 @@ class Project(_Strict):
         # One worker correcting a label is the norm; Ground Truth's own Lambdas merge several if asked for.
         if isinstance(data, dict) and data.get("workflow") in ADJUSTMENT_WORKFLOWS:
             data = {"workers_per_object": 1, **data}
+        if isinstance(data, dict) and data.get("workflow") in POINT_CLOUD_WORKFLOWS:
+            # Lidar tasks take hours, not minutes: the task pages' default instead of the image one.
+            limits = data.get("time_limits")
+            if limits is None or (isinstance(limits, dict) and "task_seconds" not in limits):
+                limits = {"task_seconds": point_cloud_tasks.DEFAULT_TASK_SECONDS, **(limits or {})}
+            data = {"workers_per_object": point_cloud_tasks.WORKERS_PER_OBJECT, **data, "time_limits": limits}
         return data
+
+    @model_validator(mode="after")
+    def _point_cloud_fits(self) -> Project:
+        if not self.workflow.is_point_cloud:
+            if self.pointcloud is not None:
+                raise ValueError(f"pointcloud options apply to the pointcloud-* workflows, not {self.workflow.value}")
+            if self.time_limits.task_seconds > MAX_TASK_SECONDS:
+                raise ValueError(f"time_limits.task_seconds must be at most {MAX_TASK_SECONDS} for this workflow")
+            return self
+        if self.pointcloud is None:
+            raise ValueError(f"a {self.workflow.value} project needs a pointcloud section (at least categories)")
+        if self.labels:
+            raise ValueError(
+                "a point cloud project takes its labels from pointcloud.categories.labels; leave labels out"
+            )
+        if self.workers_per_object != point_cloud_tasks.WORKERS_PER_OBJECT:
+            raise ValueError(
+                "3D point cloud jobs take exactly one worker per frame or sequence (workers_per_object: 1)"
+            )
+        if self.workforce.public:
+            raise ValueError(
+                "Ground Truth does not offer 3D point cloud tasks to the public (Mechanical Turk) workforce; "
+                "name a private or vendor workteam_arn"
+            )
+        unused = [
+            name
+            for name, value in (("consensus", self.consensus != Consensus()), ("quality", self.quality != Quality()))
+            if value
+        ] + [name for name in ("keypoints", "adjustment", "trial", "export") if getattr(self, name) is not None]
+        if unused:
+            raise ValueError(f"{', '.join(unused)} do not apply to point clouds (Ground Truth consolidates nothing)")
+        task = point_cloud_tasks.task_for(self.workflow)
+        audit = self.pointcloud.audit
+        if audit is not None:
+            earlier = audit.label_attribute
+            if task.labels_are_files != earlier.endswith("-ref"):
+                rule = "ends in '-ref'" if task.labels_are_files else "never ends in '-ref'"
+                raise ValueError(
+                    f"pointcloud.audit.label_attribute {earlier!r}: a {task.kind} job's label attribute {rule} "
+                    "(contracts 6.1); give the earlier job's LabelAttributeName exactly"
+                )
+            if earlier == self.attribute_name:
+                raise ValueError(
+                    f"label_attribute_name {self.attribute_name!r} is the earlier job's; "
+                    "the audit job must write its labels under another name"
+                )
+        if task.kind == "segmentation" and any(
+            label.attributes for label in self.pointcloud.categories.labels
+        ):  # the categories model also checks; this names the project field
+            raise ValueError("Ground Truth ignores label attributes in 3D semantic segmentation; use frame_attributes")
+        return self
 
     @model_validator(mode="after")
     def _adjustment_fits(self) -> Project:
@@ -384,8 +479,17 @@ class Project(_Strict):
     def attribute_name(self) -> str:
         """The LabelAttributeName of this project's jobs (the key of the label in output manifests)."""
         base = self.label_attribute_name or self.name
+        if self.workflow.is_point_cloud:
+            return point_cloud_tasks.task_for(self.workflow).attribute_name(base)
         # Contracts 6.1: semantic segmentation labels are files, so their attribute must end in -ref.
         return f"{base}-ref" if self.workflow is Workflow.SEMANTIC_SEGMENTATION_ADJUSTMENT else base
+
+    @property
+    def label_names(self) -> tuple[str, ...]:
+        """The class names workers choose from: `labels`, or a point cloud project's category labels."""
+        if self.pointcloud is not None:
+            return tuple(category.label for category in self.pointcloud.categories.labels)
+        return tuple(self.labels)
 
     @property
     def imported_attribute_name(self) -> str | None:
@@ -404,7 +508,12 @@ class Project(_Strict):
         """The policy the consensus engine runs (the fixed policy's N is workers_per_object)."""
         rules = self.consensus
         # Keypoints: every round asks workers_per_object workers; flags, not votes, decide what goes back.
-        fixed = rules.policy is PolicyKind.FIXED or self.workflow is Workflow.KEYPOINTS or self.workflow.adjusts_imports
+        fixed = (
+            rules.policy is PolicyKind.FIXED
+            or self.workflow is Workflow.KEYPOINTS
+            or self.workflow.adjusts_imports
+            or self.workflow.is_point_cloud
+        )
         return ConsensusPolicy(
             kind=PolicyKind.FIXED if fixed else rules.policy,
             method=rules.method,

@@ -19,8 +19,10 @@ from groundcrew.intake import (
     Decision,
     Disposition,
     IncomingObject,
+    check_point_cloud_signature,
     check_signature,
     decide,
+    decide_point_cloud,
     unknown_project_decision,
 )
 from groundcrew.projects import (
@@ -83,9 +85,16 @@ class Receiver:
         if obj.key.startswith(IMPORTS_PREFIX) or project.adjustment is not None:
             self._receive_for_import(project, obj)
             return
-        decision = decide(obj, seal_marker=project.batch.seal_marker)
-        if decision.disposition is Disposition.LABEL:
-            decision = check_signature(obj, self._head_bytes(obj))
+        if project.pointcloud is not None:
+            decision = decide_point_cloud(
+                obj, seal_marker=project.batch.seal_marker, scene_document=project.pointcloud.scene_document
+            )
+            if decision.disposition is Disposition.LABEL:
+                decision = check_point_cloud_signature(obj, self._head_bytes(obj))
+        else:
+            decision = decide(obj, seal_marker=project.batch.seal_marker)
+            if decision.disposition is Disposition.LABEL:
+                decision = check_signature(obj, self._head_bytes(obj))
         match decision.disposition:
             case Disposition.IGNORE:
                 logger.debug("ignored object", extra={"key": obj.key, "rule": decision.rule})
@@ -160,10 +169,13 @@ class Receiver:
         location = manifest_location(self.data_bucket, batch)
         lines = (manifests.image_line(S3Location(item.bucket, item.key)) for item in self.store.items(batch.batch_id))
         count = manifests.write_manifest(self.s3, location, lines)
+        project = self._project(batch.project)
         execution_input = {
             "batch": {
                 "batch_id": batch.batch_id,
                 "project": batch.project,
+                # The state machine prepares point cloud frames before its Preflight.
+                "workflow": project.workflow.value if isinstance(project, Project) else None,
                 "bucket": self.data_bucket,
                 "manifest_uri": location.uri,
                 "item_count": count,

@@ -9,10 +9,30 @@ class Workflow(StrEnum):
     # Workers correct labels imported from other tools; Ground Truth's built-in Lambdas run the tasks.
     SEMANTIC_SEGMENTATION_ADJUSTMENT = "semantic-segmentation-adjustment"
     BOUNDING_BOX_ADJUSTMENT = "bounding-box-adjustment"
+    # Lidar frames (and sequences of them) on Ground Truth's built-in 3D point cloud task types.
+    POINT_CLOUD_DETECTION = "pointcloud-detection"
+    POINT_CLOUD_TRACKING = "pointcloud-tracking"
+    POINT_CLOUD_SEGMENTATION = "pointcloud-segmentation"
 
     @property
     def adjusts_imports(self) -> bool:
         return self in (Workflow.SEMANTIC_SEGMENTATION_ADJUSTMENT, Workflow.BOUNDING_BOX_ADJUSTMENT)
+
+    @property
+    def is_point_cloud(self) -> bool:
+        return self.value.startswith("pointcloud-")
+
+    @property
+    def labels_sequences(self) -> bool:
+        """Whether one manifest line is a sequence file of frames rather than one frame."""
+        return self is Workflow.POINT_CLOUD_TRACKING
+
+
+class AuditMode(StrEnum):
+    """A 3D point cloud job that reviews an earlier job's labels (contracts 3.2 and 4.1)."""
+
+    ADJUSTMENT = "adjustment"  # workers correct the labels
+    VERIFICATION = "verification"  # workers judge them; every label has editsAllowed "none"
 
 
 class ConsensusMethod(StrEnum):
