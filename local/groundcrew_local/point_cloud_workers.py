@@ -37,6 +37,7 @@ import numpy.typing as npt
 
 from groundcrew import point_cloud_outputs as outputs
 from groundcrew.masks import ClassMap
+from groundcrew.point_cloud_preflight import FLOATS_PER_POINT
 from groundcrew_local.workforce import TaskContext
 
 TASK_KINDS = {
@@ -46,7 +47,6 @@ TASK_KINDS = {
 }
 EMULATED = frozenset(TASK_KINDS) | frozenset(f"Adjustment{task_type}" for task_type in TASK_KINDS)
 BACKGROUND = "Background"  # the class 0 of a 3D segmentation color-map (contracts 7.3)
-FLOATS_PER_POINT = {"xyz": 3, "xyzi": 4, "xyzrgb": 6, "xyzirgb": 7}
 PLACEMENT_NOISE_M = 0.02
 
 # (dataset object id, file name, bytes) -> the s3:// URI the file was written to
@@ -235,10 +235,9 @@ class PointCloudJob:
             raise ObjectFailure(f"ClientError: the worker's browser could not load the frame {source}")
         metadata = line.get("source-ref-metadata") or {}
         fmt = str(metadata.get("format") or "binary/xyzi")
-        layout = fmt.removeprefix("binary/")
-        if layout == fmt or layout not in FLOATS_PER_POINT:
+        width = FLOATS_PER_POINT.get(fmt)
+        if width is None:
             raise ObjectFailure(f"ClientError: the stand-in paints binary frames only, not {fmt}")
-        width = FLOATS_PER_POINT[layout]
         floats = np.frombuffer(data, dtype="<f4")
         if floats.size % width:
             raise ObjectFailure(f"ClientError: frame {source} is not a whole number of {fmt} points")

@@ -292,40 +292,17 @@ def merge_outputs(s3: S3Client, batch: BatchRef, attribute: str, outputs: list[d
     return output
 
 
-def finalize(s3: S3Client, project: Project, state: dict[str, Any]) -> dict[str, Any]:
-    """One output line per batch item in batch order, the COCO export, and what the completed event reports."""
-    from groundcrew import coco_export  # numpy and Pillow
-
-    batch = BatchRef.model_validate(state["batch"])
-    consensus = state["consensus"]
-    attribute = project.attribute_name
-    summaries = [RoundSummary.model_validate(r) for r in consensus["rounds"]]
-    output = merge_outputs(s3, batch, attribute, consensus["outputs"])
-    tally = tally_output(manifests.read_manifest(s3, output), attribute)
-    count = tally.items
-    read = object_reader(s3)
-
-    def read_mask(uri: str) -> bytes:
-        body = read(uri)
-        if body is None:
-            raise FileNotFoundError(f"{uri} does not exist")
-        return body
-
-    exported = coco_export.export_coco(
-        (line.data for line in manifests.read_manifest(s3, output)),
-        attribute,
-        read=read_mask,
-        categories=project.labels,
-    )
-    coco = rounds.batch_folder(batch.bucket, batch.project, batch.batch_id).child("output", "coco.json")
-    put_object(s3, coco, orjson.dumps(exported.coco), "application/json")
+def built_in_final(
+    project: Project, summaries: list[RoundSummary], output: S3Location, tally: OutputTally
+) -> dict[str, Any]:
+    """What every completed event of a built-in task type reports: AWS consolidated, no consensus of ours ran."""
     price = project.workforce.price_per_task_usd
     answers = sum(r.answers_bought for r in summaries)
     return {
         "labeling_job_names": [r.labeling_job_name for r in summaries],
         "output_manifest_uri": output.uri,
         "statistics": JobStatistics(
-            items=count,
+            items=tally.items,
             labeled=tally.labeled,
             unresolved=0,
             failed=tally.failed,
@@ -343,11 +320,42 @@ def finalize(s3: S3Client, project: Project, state: dict[str, Any]) -> dict[str,
             price_per_task_usd=float(price) if price is not None else None,
             answers_bought=answers,
             gold_answers_bought=0,
-            answers_per_item=round(answers / count, 3) if count else 0.0,
+            answers_per_item=round(answers / tally.items, 3) if tally.items else 0.0,
             spend_usd=float(price * Decimal(answers)) if price is not None else None,
         ).model_dump(mode="json"),
         "workers": [],
         "flagged_workers": 0,
+    }
+
+
+def finalize(s3: S3Client, project: Project, state: dict[str, Any]) -> dict[str, Any]:
+    """One output line per batch item in batch order, the COCO export, and what the completed event reports."""
+    from groundcrew import coco_export  # numpy and Pillow
+
+    batch = BatchRef.model_validate(state["batch"])
+    consensus = state["consensus"]
+    attribute = project.attribute_name
+    summaries = [RoundSummary.model_validate(r) for r in consensus["rounds"]]
+    output = merge_outputs(s3, batch, attribute, consensus["outputs"])
+    tally = tally_output(manifests.read_manifest(s3, output), attribute)
+    read = object_reader(s3)
+
+    def read_mask(uri: str) -> bytes:
+        body = read(uri)
+        if body is None:
+            raise FileNotFoundError(f"{uri} does not exist")
+        return body
+
+    exported = coco_export.export_coco(
+        (line.data for line in manifests.read_manifest(s3, output)),
+        attribute,
+        read=read_mask,
+        categories=project.labels,
+    )
+    coco = rounds.batch_folder(batch.bucket, batch.project, batch.batch_id).child("output", "coco.json")
+    put_object(s3, coco, orjson.dumps(exported.coco), "application/json")
+    return {
+        **built_in_final(project, summaries, output, tally),
         "coco_uri": coco.uri,
         "adjustment": AdjustmentReport(
             adjusted=tally.adjusted,

@@ -29,19 +29,17 @@ import numpy as np
 import orjson
 
 from groundcrew import manifests, point_cloud_frames, point_cloud_outputs, point_cloud_tasks, point_clouds, rounds
-from groundcrew.adjustment_batches import BUILT_IN_METHOD, merge_outputs, tally_output
+from groundcrew.adjustment_batches import built_in_final, merge_outputs, tally_output
 from groundcrew.events import (
     MAX_LISTED,
-    ConsensusReport,
-    Cost,
     EventPublisher,
     FrameRefusal,
-    JobStatistics,
     PointCloudReport,
     PointCloudsPrepared,
     RoundSummary,
 )
 from groundcrew.pipeline import BatchRef, object_reader
+from groundcrew.point_cloud_preflight import FLOATS_PER_POINT
 from groundcrew.projects import Project, load_project
 from groundcrew.s3_locations import S3Location, put_object
 
@@ -51,7 +49,6 @@ if TYPE_CHECKING:
 FRAMES_PREFIX = "frames/"
 ROOT_SCENE = "_"  # frames dropped directly under incoming/<project>/
 KITTI_AXES = np.array([[0, -1, 0, 0], [0, 0, -1, 0], [1, 0, 0, 0], [0, 0, 0, 1]], dtype=np.float64)
-FLOATS_PER_POINT = {"binary/xyz": 3, "binary/xyzi": 4, "binary/xyzrgb": 6, "binary/xyzirgb": 7}
 
 
 class NoFramesToLabel(ValueError):
@@ -280,34 +277,8 @@ def finalize(s3: S3Client, project: Project, state: dict[str, Any]) -> dict[str,
         except (point_cloud_outputs.PointCloudOutputError, ValueError, KeyError) as error:
             exports.problems.append(f"line {line.number}: {error}")
     audit = project.pointcloud.audit if project.pointcloud else None
-    answers = sum(r.answers_bought for r in summaries)
     return {
-        "labeling_job_names": [r.labeling_job_name for r in summaries],
-        "output_manifest_uri": output.uri,
-        "statistics": JobStatistics(
-            items=tally.items,
-            labeled=tally.labeled,
-            unresolved=0,
-            failed=tally.failed,
-            mean_agreement=None,
-            unanimous=0,
-            answers=answers,
-            mean_seconds_per_item=None,
-            workers=0,
-            rounds=len(summaries),
-        ).model_dump(mode="json"),
-        "consensus": ConsensusReport(policy="fixed", method=BUILT_IN_METHOD, rounds=summaries, ties=0).model_dump(
-            mode="json"
-        ),
-        "cost": Cost(
-            price_per_task_usd=None,
-            answers_bought=answers,
-            gold_answers_bought=0,
-            answers_per_item=round(answers / tally.items, 3) if tally.items else 0.0,
-            spend_usd=None,
-        ).model_dump(mode="json"),
-        "workers": [],
-        "flagged_workers": 0,
+        **built_in_final(project, summaries, output, tally),
         "pointcloud": PointCloudReport(
             task=task.kind,
             audit=audit.mode.value if audit else None,

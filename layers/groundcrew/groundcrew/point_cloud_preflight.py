@@ -28,6 +28,8 @@ POINT_CLOUD_FORMATS = (
     "text/xyzirgb",
 )
 DEFAULT_FORMAT_BY_SUFFIX = {".bin": "binary/xyzi", ".txt": "text/xyzi"}
+# Contracts 2.3: a binary pack is one float32 per element the format names (x, y, z, i, r, g, b).
+FLOATS_PER_POINT = {fmt: len(fmt.removeprefix("binary/")) for fmt in POINT_CLOUD_FORMATS if fmt.startswith("binary/")}
 CAMERA_MODELS = ("pinhole", "fisheye")
 MAX_CAMERAS = 8
 MAX_SEQUENCE_FRAMES = 500

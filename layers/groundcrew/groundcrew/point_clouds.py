@@ -29,9 +29,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from groundcrew.intake import POINT_CLOUD_SUFFIXES
+from groundcrew.point_cloud_preflight import FLOATS_PER_POINT
+
 MAX_POINTS = 1_000_000  # above this Ground Truth may not render the frame
 RECOMMENDED_POINTS = 500_000
-FORMATS = ("binary/xyz", "binary/xyzi", "binary/xyzrgb", "binary/xyzirgb")
+FORMATS = tuple(FLOATS_PER_POINT)  # the binary packs (contracts 2.3)
 INTENSITY_FIELDS = ("intensity", "i", "reflectance", "remission")
 _PLY_INTENSITY_FIELDS = (*INTENSITY_FIELDS, "scalar_intensity")
 _FAMILIES = {
@@ -44,7 +47,7 @@ _FAMILIES = {
     ".xyz": "ascii",
     ".asc": "ascii",
 }
-SUFFIXES: frozenset[str] = frozenset(_FAMILIES)
+SUFFIXES: frozenset[str] = POINT_CLOUD_SUFFIXES  # what intake accepts as frames; each has a family above
 _PCD_KEYWORDS = {"VERSION", "FIELDS", "SIZE", "TYPE", "COUNT", "WIDTH", "HEIGHT", "VIEWPOINT", "POINTS", "DATA"}
 _PCD_TYPES: dict[tuple[str, int], np.dtype[Any]] = {
     (kind, size): np.dtype(f"<{kind.lower()}{size}")

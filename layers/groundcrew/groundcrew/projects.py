@@ -223,7 +223,6 @@ class Trial(_Strict):
     items: Annotated[int, Field(ge=1, le=100)] = 5
 
 
-POINT_CLOUD_OUTPUT_FORMATS = ("binary/xyz", "binary/xyzi", "binary/xyzrgb", "binary/xyzirgb")  # contracts 2.3
 ATTRIBUTE_NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,126}$"
 
 
