@@ -135,3 +135,13 @@ def test_non_ascii_split_across_read_chunks_survives(s3: Any, data_bucket: str) 
     lines = [{"source-ref": f"s3://data/{prefix}é{i}.png"} for i in range(3)]
     write_manifest(s3, location, lines)
     assert [line.data for line in read_manifest(s3, location)] == lines
+
+
+def test_reading_past_errors_returns_bad_lines_as_errors_and_keeps_the_rest(s3: Any, data_bucket: str) -> None:
+    body = b'{"a": 1}\n{broken\n\n[2]\n{"b": 2}\n'
+    s3.put_object(Bucket=data_bucket, Key="m.manifest", Body=body)
+    read = list(manifests.read_manifest_past_errors(s3, S3Location(data_bucket, "m.manifest")))
+    assert [(r.number, r.data) for r in read if isinstance(r, ManifestLine)] == [(1, {"a": 1}), (5, {"b": 2})]
+    errors = [r for r in read if isinstance(r, ManifestLineError)]
+    assert [e.line_number for e in errors] == [2, 4]
+    assert "not valid JSON" in str(errors[0]) and "found list" in str(errors[1])

@@ -246,15 +246,16 @@ class ImportRefusal(BaseModel):
 
 
 class AnnotationsImported(EventDetail):
-    """Another tool's annotations became masks or boxes, and adjustment batches were started for them."""
+    """Another tool's annotations became masks or boxes, or an earlier point cloud job's output manifest was
+    checked, and adjustment (or verification) batches were started for them."""
 
     DETAIL_TYPE: ClassVar[str] = "Annotations Imported"
     project: str
     import_id: str
     source: str = Field(description="The annotation file, or the folder whose seal marker started the import")
-    format: str
-    images: int = Field(description="Images converted (each one manifest line)")
-    shapes: int = Field(description="Shapes or boxes converted")
+    format: str = Field(description="coco, labelme, cvat, label-studio, voc, yolo or ground-truth-output (audits)")
+    images: int = Field(description="Images converted, or point cloud frames or sequences kept (one line each)")
+    shapes: int = Field(description="Shapes or boxes converted; cuboids to audit (0 for tracking and segmentation)")
     refused: int = Field(description="Shapes, boxes, files or images refused")
     refusals: list[ImportRefusal] = Field(description=f"The first {MAX_LISTED} refusals; all are in the summary")
     manifest_uri: str

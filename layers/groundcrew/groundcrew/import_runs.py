@@ -50,6 +50,9 @@ SUFFIXES = {
     "yolo": (".txt",),
 }
 SINGLE_FILE_FORMATS = frozenset({"coco", "cvat", "label-studio"})  # one file holds every image
+# A point cloud audit (pointcloud.audit) starts from an earlier Ground Truth job's output manifest.
+AUDIT_FORMAT = "ground-truth-output"
+AUDIT_SUFFIXES = (".manifest", ".jsonl")
 
 
 class ImportNotPossible(ValueError):
@@ -70,6 +73,10 @@ class ImportRef:
         return cls(str(raw["project"]), str(raw["bucket"]), str(raw["source_key"]), str(raw["import_id"]))
 
     @property
+    def source_uri(self) -> str:
+        return S3Location(self.bucket, self.source_key).uri
+
+    @property
     def folder(self) -> S3Location:
         return S3Location(self.bucket, f"{IMPORTED_PREFIX}{self.project}/{self.import_id}")
 
@@ -82,9 +89,11 @@ def import_id(project: str, key: str, etag: str) -> str:
 
 def import_source(project: Project, key: str) -> str | None:
     """What a new object under imports/<project>/ starts: the file itself, its folder (seal marker), or nothing."""
-    assert project.adjustment is not None
     relative = key[len(f"{IMPORTS_PREFIX}{project.name}/") :]
     name = PurePosixPath(relative).name
+    if project.pointcloud is not None:
+        return key if "/" not in relative and name.lower().endswith(AUDIT_SUFFIXES) else None
+    assert project.adjustment is not None
     if name == project.batch.seal_marker:
         return key[: len(key) - len(name)]
     single = project.adjustment.format in SINGLE_FILE_FORMATS
@@ -97,7 +106,9 @@ def import_source(project: Project, key: str) -> str | None:
 
 
 def plan(s3: S3Client, ref: ImportRef) -> dict[str, Any]:
-    project = _adjustment_project(s3, ref)
+    project = _importing_project(s3, ref)
+    if project.pointcloud is not None:
+        return _plan_audit(s3, ref, project)
     assert project.adjustment is not None
     source_format = project.adjustment.format
     files = list(_annotation_files(s3, ref, SUFFIXES[source_format]))
@@ -152,13 +163,63 @@ def plan(s3: S3Client, ref: ImportRef) -> dict[str, Any]:
     }
 
 
-def _adjustment_project(s3: S3Client, ref: ImportRef) -> Project:
+def _importing_project(s3: S3Client, ref: ImportRef) -> Project:
     project = load_project(s3, ref.bucket, ref.project)
-    if project.adjustment is None:
+    if not project.imports_labels:
         raise ImportNotPossible(
-            f"project {project.name!r} is {project.workflow.value}; imports need an adjustment workflow"
+            f"project {project.name!r} is {project.workflow.value}; imports need an adjustment workflow or a "
+            "point cloud project with pointcloud.audit"
         )
     return project
+
+
+def _plan_audit(s3: S3Client, ref: ImportRef, project: Project) -> dict[str, Any]:
+    """An earlier point cloud job's output manifest: each line checked and kept whole, as Finish's only part.
+
+    Nothing needs converting (the frames and labels stay where the earlier job left them), so Convert is skipped.
+    """
+    from groundcrew import point_cloud_outputs, point_cloud_tasks  # numpy comes with them
+
+    assert project.pointcloud is not None and project.pointcloud.audit is not None
+    attribute = project.pointcloud.audit.label_attribute
+    task = point_cloud_tasks.task_for(project.workflow).kind
+    refused = 0
+
+    def records() -> Iterator[dict[str, Any]]:
+        nonlocal refused
+        for line in manifests.read_manifest_past_errors(s3, S3Location(ref.bucket, ref.source_key)):
+            if isinstance(line, manifests.ManifestLineError):
+                refused += 1
+                message = f"{line}; the other lines go on: drop a manifest of the fixed line to audit it"
+                yield {"refusal": _refusal_data(Refusal(None, f"line {line.line_number}", "invalid-line", message))}
+                continue
+            try:
+                audited = point_cloud_outputs.audit_line(line.data, previous_attribute=attribute, task=task)
+            except point_cloud_outputs.PointCloudOutputError as error:
+                refused += 1
+                source = line.data.get("source-ref")
+                refusal = Refusal(
+                    source if isinstance(source, str) else None, f"line {line.number}", error.rule, str(error)
+                )
+                yield {"refusal": _refusal_data(refusal)}
+                continue
+            cuboids = (
+                len(point_cloud_outputs.detection_labels(audited, attribute).cuboids) if task == "detection" else 0
+            )
+            yield {"line": audited, "shapes": cuboids}
+
+    folder = ref.folder
+    if not manifests.write_manifest(s3, folder.child("parts", f"{0:08d}.jsonl"), records()):
+        raise ImportNotPossible(f"s3://{ref.bucket}/{ref.source_key} has no lines: nothing to audit")
+    put_object(s3, folder.child("plan-refusals.json"), b"[]")
+    return {
+        "bucket": ref.bucket,
+        "items_key": folder.child("items.jsonl").key,
+        "items": 0,
+        "refused": refused,
+        "job_name": importing.import_job_name(AUDIT_FORMAT),
+        "created": box_import.creation_date(datetime.now(UTC)),
+    }
 
 
 def _annotation_files(s3: S3Client, ref: ImportRef, suffixes: Sequence[str]) -> Iterator[tuple[str, bytes]]:
@@ -231,7 +292,7 @@ def _refusal_data(refusal: RefusalLike) -> dict[str, Any]:
 
 def convert_batch(s3: S3Client, items: Sequence[dict[str, Any]], batch_input: dict[str, Any]) -> dict[str, Any]:
     ref = ImportRef.from_dict(batch_input)
-    project = _adjustment_project(s3, ref)
+    project = _importing_project(s3, ref)
     assert project.adjustment is not None
     attribute = project.imported_attribute_name
     assert attribute is not None
@@ -305,8 +366,7 @@ def finish(
     planned: dict[str, Any],
     labeling_state_machine_arn: str,
 ) -> dict[str, Any]:
-    project = _adjustment_project(s3, ref)
-    assert project.adjustment is not None
+    project = _importing_project(s3, ref)
     out = ref.folder
     summary = ImportSummary()
     refusals_key = out.child("plan-refusals.json").key
@@ -332,7 +392,7 @@ def finish(
             project=ref.project,
             import_id=ref.import_id,
             source=S3Location(ref.bucket, ref.source_key).uri,
-            format=project.adjustment.format,
+            format=project.adjustment.format if project.adjustment else AUDIT_FORMAT,
             images=count,
             shapes=summary.shapes,
             refused=len(summary.refusals),
@@ -370,7 +430,7 @@ def _start_batches(
         location = S3Location(ref.bucket, f"batches/{ref.project}/{batch_id}/input.manifest")
         chunk = (line.data for _, line in zip(range(size), lines, strict=False))
         written = manifests.write_manifest(s3, location, chunk)
-        execution_input = {
+        execution_input: dict[str, Any] = {
             "batch": {
                 "batch_id": batch_id,
                 "project": ref.project,
@@ -379,6 +439,8 @@ def _start_batches(
                 "item_count": written,
             }
         }
+        if project.pointcloud is not None:  # an audit: its frames are Ground Truth's already (no PrepareFrames)
+            execution_input["batch"] |= {"workflow": project.workflow.value, "audit_source": ref.source_uri}
         with contextlib.suppress(sfn.exceptions.ExecutionAlreadyExists):  # a retried Finish: it already runs
             sfn.start_execution(
                 stateMachineArn=state_machine_arn, name=batch_id, input=orjson.dumps(execution_input).decode()

@@ -59,19 +59,26 @@ def write_manifest(s3: S3Client, location: S3Location, lines: Iterable[dict[str,
     return count
 
 
+def parse_line(number: int, raw: bytes) -> ManifestLine | None:
+    """One JSON Lines line (None when blank); a bad line raises ManifestLineError."""
+    text = raw.rstrip(b"\r\n")
+    if not text.strip():
+        return None
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError as error:
+        raise ManifestLineError(number, f"not valid JSON ({error})") from None
+    if not isinstance(data, dict):
+        raise ManifestLineError(number, f"must be a JSON object, found {type(data).__name__}")
+    return ManifestLine(number=number, raw_length=len(text.decode("utf-8", errors="replace")), data=data)
+
+
 def parse_lines(stream: IO[bytes] | Iterable[bytes]) -> Iterator[ManifestLine]:
     """Parse JSON Lines one at a time; blank lines are skipped, a bad line raises ManifestLineError."""
     for number, raw in enumerate(stream, start=1):
-        text = raw.rstrip(b"\r\n")
-        if not text.strip():
-            continue
-        try:
-            data = orjson.loads(text)
-        except orjson.JSONDecodeError as error:
-            raise ManifestLineError(number, f"not valid JSON ({error})") from None
-        if not isinstance(data, dict):
-            raise ManifestLineError(number, f"must be a JSON object, found {type(data).__name__}")
-        yield ManifestLine(number=number, raw_length=len(text.decode("utf-8", errors="replace")), data=data)
+        line = parse_line(number, raw)
+        if line is not None:
+            yield line
 
 
 def read_manifest(s3: S3Client, location: S3Location) -> Iterator[ManifestLine]:
@@ -79,5 +86,21 @@ def read_manifest(s3: S3Client, location: S3Location) -> Iterator[ManifestLine]:
     body = s3.get_object(Bucket=location.bucket, Key=location.key)["Body"]
     try:
         yield from parse_lines(body.iter_lines(keepends=True))
+    finally:
+        body.close()
+
+
+def read_manifest_past_errors(s3: S3Client, location: S3Location) -> Iterator[ManifestLine | ManifestLineError]:
+    """Stream a manifest from S3; a bad line comes back as its error and the lines after it still come."""
+    body = s3.get_object(Bucket=location.bucket, Key=location.key)["Body"]
+    try:
+        for number, raw in enumerate(body.iter_lines(keepends=True), start=1):
+            try:
+                line = parse_line(number, raw)
+            except ManifestLineError as error:
+                yield error
+                continue
+            if line is not None:
+                yield line
     finally:
         body.close()

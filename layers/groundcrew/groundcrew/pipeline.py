@@ -70,6 +70,7 @@ class BatchRef(BaseModel):
     manifest_uri: str
     item_count: int
     workflow: str | None = None  # the state machine prepares point cloud frames first
+    audit_source: str | None = None  # ... unless they come from an earlier job's output manifest (an audit)
 
 
 class PreparedJob(BaseModel):

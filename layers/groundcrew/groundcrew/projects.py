@@ -499,6 +499,11 @@ class Project(_Strict):
         return f"{base}-ref" if self.workflow is Workflow.SEMANTIC_SEGMENTATION_ADJUSTMENT else base
 
     @property
+    def imports_labels(self) -> bool:
+        """Adjustment projects import other tools' annotations; point cloud audits an earlier job's output."""
+        return self.adjustment is not None or (self.pointcloud is not None and self.pointcloud.audit is not None)
+
+    @property
     def imports_prefix(self) -> str:
         return f"{IMPORTS_PREFIX}{self.name}/"
 

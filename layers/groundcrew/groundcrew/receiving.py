@@ -82,7 +82,7 @@ class Receiver:
             self._reject(obj, unknown_project_decision(obj))
             return
         project = project_or_error
-        if obj.key.startswith(IMPORTS_PREFIX) or project.adjustment is not None:
+        if obj.key.startswith(IMPORTS_PREFIX) or project.imports_labels:
             self._receive_for_import(project, obj)
             return
         if project.pointcloud is not None:
@@ -110,25 +110,39 @@ class Receiver:
                 self._record(project, obj)
 
     def _receive_for_import(self, project: Project, obj: IncomingObject) -> None:
-        """Annotation files start imports; adjustment projects take no images under incoming/."""
-        if project.adjustment is None:
+        """Annotation files start imports; projects that import labels take nothing under incoming/."""
+        if not project.imports_labels:
+            kind = "point cloud audit projects (pointcloud.audit)" if project.pointcloud else "adjustment projects"
             message = (
-                f"project {project.name!r} is {project.workflow.value}: it labels images dropped under "
-                f"{project.incoming_prefix}; only adjustment projects import annotations"
+                f"project {project.name!r} is {project.workflow.value}: it labels data dropped under "
+                f"{project.incoming_prefix}; only {kind} import labels"
             )
             self._reject(obj, Decision(Disposition.REJECT, "not-an-adjustment-project", message))
             return
         if not obj.key.startswith(IMPORTS_PREFIX):
-            message = (
-                f"project {project.name!r} adjusts imported labels: put its images under "
-                f"{project.adjustment.images_prefix} and its {project.adjustment.format} annotations under "
-                f"{project.imports_prefix}"
-            )
+            if project.adjustment is not None:
+                wanted = (
+                    f"put its images under {project.adjustment.images_prefix} and its {project.adjustment.format} "
+                    f"annotations under {project.imports_prefix}"
+                )
+            else:
+                wanted = (
+                    f"drop the earlier job's output manifest under {project.imports_prefix}; the frames and "
+                    "labels it names are read where they are"
+                )
+            message = f"project {project.name!r} adjusts imported labels: {wanted}"
             self._reject(obj, Decision(Disposition.REJECT, "adjustment-project-incoming", message))
             return
         from groundcrew import import_runs  # numpy and Pillow come with it: only imports pay for them
 
         source = import_runs.import_source(project, obj.key)
+        if source is None and project.pointcloud is not None:
+            message = (
+                f"a point cloud audit starts from an earlier job's output manifest "
+                f"({' or '.join(import_runs.AUDIT_SUFFIXES)}) directly under {project.imports_prefix}"
+            )
+            self._reject(obj, Decision(Disposition.REJECT, "not-an-output-manifest", message))
+            return
         if source is None:
             logger.debug("part of an import folder", extra={"project": project.name})
             return
