@@ -208,13 +208,14 @@ def _add_pointcloud_command(commands: Any) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="groundcrew", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="run the whole pipeline locally on the bundled sample images")
+    demo = commands.add_parser("demo", help="run the whole pipeline locally on a bundled sample (images or lidar)")
     demo.add_argument("--out", default="runs", help="folder for the run's artifacts (default: runs/)")
     demo.add_argument(
         "--workflow",
-        choices=["image-classification", "keypoints"],
+        choices=["image-classification", "keypoints", "pointcloud"],
         default="image-classification",
-        help="which sample to run: shapes to classify, or people to pose with the COCO rig",
+        help="which sample to run: shapes to classify, people to pose with the COCO rig, or lidar frames to box "
+        "with 3D cuboids (KITTI labels out)",
     )
     demo.set_defaults(run=_demo)
     invoke = commands.add_parser(

@@ -1,8 +1,9 @@
-"""`groundcrew demo`: the whole pipeline offline, from dropped images to consolidated labels and events."""
+"""`groundcrew demo`: the whole pipeline offline, from dropped images (or lidar frames) to labels and events."""
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -11,6 +12,7 @@ from typing import Any, TextIO
 
 from groundcrew.s3_locations import S3Location
 from groundcrew_local.environment import (
+    SAMPLE_DATA,
     LocalEnvironment,
     demo_workforce,
     local_environment,
@@ -22,7 +24,10 @@ from groundcrew_local.environment import (
     sample_images,
     sample_project_document,
 )
-from groundcrew_local.workforce import SimulatedWorkforce
+from groundcrew_local.workforce import SimulatedWorker, SimulatedWorkforce
+
+LIDAR = SAMPLE_DATA / "lidar"
+LIDAR_SCENE = "drive-0001"
 
 
 @dataclass(frozen=True)
@@ -35,16 +40,28 @@ class DemoSample:
     gold: list[Path]
     workforce: Callable[[], SimulatedWorkforce]
     attribute: str
+    scene: str = ""  # folder under incoming/<project>/ the files go in: a point cloud scene with its scene.json
+
+
+def lidar_workforce(seed: int = 7) -> SimulatedWorkforce:
+    """One careful lidar annotator: Ground Truth's 3D task types take exactly one worker per frame."""
+    answers = json.loads((LIDAR / "answers.json").read_text(encoding="utf-8"))
+    worker = SimulatedWorker.named("ada", accuracy=1.0, seconds_per_task=95.0)
+    return SimulatedWorkforce([worker], seed=seed, answer_key=answers)
 
 
 def sample_for(workflow: str) -> DemoSample:
+    if workflow == "pointcloud":
+        document = (LIDAR / "project.yaml").read_bytes()
+        frames = sorted((LIDAR / LIDAR_SCENE).iterdir())
+        return DemoSample("lidar", document, frames, [], lidar_workforce, "lidar", scene=LIDAR_SCENE)
     if workflow == "keypoints":
         return DemoSample("poses", pose_project_document(), pose_images(), [], pose_workforce, "poses")
     if workflow == "image-classification":
         return DemoSample(
             "shapes", sample_project_document(), sample_images(), sample_gold_images(), demo_workforce, "shapes"
         )
-    raise ValueError(f"no demo for workflow {workflow!r}; choose image-classification or keypoints")
+    raise ValueError(f"no demo for workflow {workflow!r}; choose image-classification, keypoints or pointcloud")
 
 
 @dataclass
@@ -75,9 +92,10 @@ def _run(env: LocalEnvironment, sample: DemoSample, out_dir: Path, stream: TextI
             f"  gold items            {len(sample.gold)} images with known answers under s3://{bucket}/gold/{project}/",
             file=stream,
         )
+    folder = f"incoming/{project}/" + (f"{sample.scene}/" if sample.scene else "")
     for path in sample.images:
-        s3.put_object(Bucket=bucket, Key=f"incoming/{project}/{path.name}", Body=path.read_bytes())
-    print(f"  dropped               {len(sample.images)} files under s3://{bucket}/incoming/{project}/", file=stream)
+        s3.put_object(Bucket=bucket, Key=f"{folder}{path.name}", Body=path.read_bytes())
+    print(f"  dropped               {len(sample.images)} files under s3://{bucket}/{folder}", file=stream)
     s3.put_object(Bucket=bucket, Key=f"incoming/{project}/_SEAL", Body=b"")
     print("  dropped               the seal marker _SEAL", file=stream)
 
@@ -98,7 +116,11 @@ def _run(env: LocalEnvironment, sample: DemoSample, out_dir: Path, stream: TextI
     completed = [e for e in events if e["detail-type"] == "Labeling Job Completed"]
     succeeded = execution["status"] == "SUCCEEDED" and bool(completed)
     print("\nSummary", file=stream)
-    if completed:
+    if completed and completed[-1]["detail"].get("pointcloud"):
+        prepared = [e["detail"] for e in events if e["detail-type"] == "Point Clouds Prepared"]
+        for line in pointcloud_summary(prepared[-1] if prepared else None, completed[-1]["detail"], run_dir):
+            print(f"  {line}", file=stream)
+    elif completed:
         names = {worker.worker_id: worker.name for worker in env.workforce.workers}
         accuracy = _accuracy(run_dir / "output.manifest") if sample.project == "shapes" else None
         for line in summary(completed[-1]["detail"], run_dir, accuracy, names):
@@ -116,9 +138,11 @@ def _write_artifacts(env: LocalEnvironment, run_dir: Path, events: list[dict[str
         for event in events:
             handle.write(json.dumps(event, ensure_ascii=False) + "\n")
     sealed = [e["detail"] for e in events if e["detail-type"] == "Batch Sealed"]
+    prepared = [e["detail"] for e in events if e["detail-type"] == "Point Clouds Prepared"]
     completed = [e["detail"] for e in events if e["detail-type"] == "Labeling Job Completed"]
     for name, uri in [
         ("input.manifest", sealed[0]["manifest_uri"] if sealed else None),
+        ("frames.manifest", prepared[-1]["manifest_uri"] if prepared else None),
         ("output.manifest", completed[-1]["output_manifest_uri"] if completed else None),
         ("keypoints.coco.json", completed[-1].get("coco_uri") if completed else None),
     ]:
@@ -126,14 +150,23 @@ def _write_artifacts(env: LocalEnvironment, run_dir: Path, events: list[dict[str
             location = S3Location.parse(uri)
             body = env.s3.get_object(Bucket=location.bucket, Key=location.key)["Body"].read()
             (run_dir / name).write_bytes(body)
+    pointcloud = completed[-1].get("pointcloud") if completed else None
+    for name, prefix in (pointcloud or {}).get("exports", {}).items():  # KITTI labels, tracks, per-point labels
+        _copy_prefix(env, S3Location.parse(prefix), run_dir / name)
     report = completed[-1].get("report_uri") if completed else None
     if report:  # the keypoint report and its overlays, to open in a browser
         folder = S3Location.parse(report)
-        prefix = folder.key.rsplit("/", 1)[0] + "/"
-        (run_dir / "report").mkdir(exist_ok=True)
-        for item in env.s3.list_objects_v2(Bucket=folder.bucket, Prefix=prefix).get("Contents", []):
-            body = env.s3.get_object(Bucket=folder.bucket, Key=item["Key"])["Body"].read()
-            (run_dir / "report" / item["Key"][len(prefix) :]).write_bytes(body)
+        _copy_prefix(env, S3Location(folder.bucket, folder.key.rsplit("/", 1)[0] + "/"), run_dir / "report")
+
+
+def _copy_prefix(env: LocalEnvironment, folder: S3Location, target: Path) -> None:
+    """Every object under an s3:// folder, into a local folder (keys below it become subfolders)."""
+    target.mkdir(parents=True, exist_ok=True)
+    pages = env.s3.get_paginator("list_objects_v2").paginate(Bucket=folder.bucket, Prefix=folder.key)
+    for item in (item for page in pages for item in page.get("Contents", [])):
+        path = target / item["Key"][len(folder.key) :]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(env.s3.get_object(Bucket=folder.bucket, Key=item["Key"])["Body"].read())
 
 
 def _accuracy(output_manifest: Path) -> tuple[int, int] | None:
@@ -177,6 +210,15 @@ def timeline(events: list[dict[str, Any]]) -> list[str]:
         flush_received()
         if kind == "Input Rejected":
             lines.append(f"{'input rejected':<24}{d['key']}: [{d['rule']}] {d['message']}")
+        elif kind == "Point Clouds Prepared":
+            sequences = f" in {d['sequences']} sequence(s)" if d["sequences"] else ""
+            lines.append(
+                f"{'frames prepared':<24}{d['frames']} frames{sequences}, {d['points']} points "
+                f"({d['dropped_points']} NaN or infinite points dropped), {d['refused']} refused"
+            )
+            lines.extend(_refusal_lines(d, f"{'':<24}  "))
+            lines.extend(f"{'':<24}  warning: {w}" for w in d["warnings"])
+            lines.append(f"{'frame manifest written':<24}{d['manifest_uri']}")
         elif kind == "Batch Sealed":
             lines.append(f"{'batch sealed':<24}{d['batch_id']} ({d['reason']}, {d['item_count']} items)")
             lines.append(f"{'manifest written':<24}{d['manifest_uri']}")
@@ -232,6 +274,8 @@ def timeline(events: list[dict[str, Any]]) -> list[str]:
                 f"{'batch completed':<24}{', '.join(d['labeling_job_names'])}: {s['labeled']}/{s['items']} labeled "
                 f"in {s['rounds']} round(s)"
             )
+            if d.get("pointcloud"):
+                lines.append(f"{'':<24}  {_pointcloud_labeled(d['pointcloud'])}")
         elif kind == "Labeling Job Failed":
             lines.append(f"{'job failed':<24}[{d['stage']}] {d['error']}: {d['reason']}")
         else:
@@ -303,5 +347,66 @@ def summary(
     lines += [
         f"{'output manifest':<22}{detail['output_manifest_uri']}",
         f"{'local copies':<22}{run_dir / 'input.manifest'}, {run_dir / 'output.manifest'}, {run_dir / 'events.jsonl'}",
+    ]
+    return lines
+
+
+EXPORT_NAMES = {"kitti": "KITTI labels", "tracks": "tracks", "segmentation": "per-point labels"}
+
+
+def _refusal_lines(prepared: dict[str, Any], indent: str) -> list[str]:
+    lines = [f"{indent}{r['item']}: [{r['rule']}] {r['message']}" for r in prepared["refusals"]]
+    if prepared["refused"] > len(prepared["refusals"]):
+        lines.append(f"{indent}and {prepared['refused'] - len(prepared['refusals'])} more (see the event)")
+    return lines
+
+
+def _pointcloud_labeled(report: dict[str, Any]) -> str:
+    """What the workers drew: cuboids (and tracks) or points per class, and the frames left without a label."""
+    if report["task"] == "segmentation":
+        per_class = ", ".join(f"{label} {count}" for label, count in sorted(report["labeled_points"].items()))
+        drawn = f"points labeled per class: {per_class or 'none'}"
+    else:
+        tracks = f" on {report['tracks']} tracks" if report["task"] == "tracking" else ""
+        drawn = f"{report['objects']} cuboids{tracks}"
+    return f"{drawn} in {report['frames']} frames ({report['not_labeled']} returned without a label)"
+
+
+def pointcloud_summary(prepared: dict[str, Any] | None, detail: dict[str, Any], run_dir: Path) -> list[str]:
+    """The point cloud batch in a few lines: frames and points in, refusals, cuboids out, where the exports are."""
+    report = detail["pointcloud"]
+    s = detail["statistics"]
+    task = report["task"] + (f" ({report['audit']} of earlier labels)" if report["audit"] else "")
+    lines = [f"{'task':<22}3D point cloud {task}, {s['rounds']} round(s): {', '.join(detail['labeling_job_names'])}"]
+    if prepared is not None:
+        sequences = f" in {prepared['sequences']} sequence(s)" if prepared["sequences"] else ""
+        lines += [
+            f"{'frames prepared':<22}{prepared['frames']}{sequences}",
+            f"{'points':<22}{prepared['points']} ({prepared['dropped_points']} NaN or infinite points dropped)",
+            f"{'refused':<22}{prepared['refused'] or 'none'}",
+        ]
+        lines.extend(_refusal_lines(prepared, f"{'':<22}  "))
+    labeled = "points labeled" if report["task"] == "segmentation" else "cuboids labeled"
+    lines.append(f"{labeled:<22}{_pointcloud_labeled(report)}")
+    kitti = sorted((run_dir / "kitti").glob("*.txt")) if report["exports"].get("kitti") else []
+    rows = (row for path in kitti for row in path.read_text(encoding="utf-8").splitlines() if row.strip())
+    classes = Counter(row.split(maxsplit=1)[0] for row in rows)  # KITTI's first column is the class
+    if classes:
+        lines.append(f"{'  by class':<22}{', '.join(f'{label} {n}' for label, n in sorted(classes.items()))}")
+    item = "sequence" if report["task"] == "tracking" else "frame"
+    lines.append(
+        f"{'workers per ' + item:<22}1 (Ground Truth's 3D task types take exactly one); "
+        f"{detail['cost']['answers_bought']} answers in all"
+    )
+    lines.extend(f"{'  problem':<22}{problem}" for problem in report["problems"])
+    for name, prefix in sorted(report["exports"].items()):
+        folder = run_dir / name
+        files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
+        lines.append(f"{EXPORT_NAMES.get(name, name):<22}{prefix}")
+        lines.append(f"{'':<22}copied to {folder}/: {', '.join(files) or 'nothing'}")
+    copies = ("input.manifest", "frames.manifest", "output.manifest", "events.jsonl")
+    lines += [
+        f"{'output manifest':<22}{detail['output_manifest_uri']}",
+        f"{'local copies':<22}{', '.join(n for n in copies if (run_dir / n).exists())} in the run folder",
     ]
     return lines

@@ -2,6 +2,9 @@
 
 MANIFEST is a local path or an s3:// URI; the objects it names are read from S3 with your AWS credentials.
 Exit status 1 when there is any error (warnings alone pass), 0 otherwise.
+
+Point cloud manifests need --workflow pointcloud-detection, -tracking or -segmentation: `auto` cannot tell a tracking
+manifest's {"source-ref": "s3://.../seq1.json"} lines from other lines, so it only chooses between images and masks.
 """
 
 from __future__ import annotations
@@ -13,15 +16,21 @@ from typing import Any
 
 import orjson
 
-from groundcrew import manifests, mask_preflight, preflight
+from groundcrew import manifests, mask_preflight, point_cloud_preflight, preflight
 from groundcrew.s3_locations import S3Location
 
-WORKFLOWS = ("auto", "image-classification", "semantic-segmentation-adjustment")
+POINT_CLOUD_WORKFLOWS = ("pointcloud-detection", "pointcloud-tracking", "pointcloud-segmentation")
+WORKFLOWS = ("auto", "image-classification", "semantic-segmentation-adjustment", *POINT_CLOUD_WORKFLOWS)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("manifest", help="input manifest: a local file or an s3:// URI")
-    parser.add_argument("--workflow", choices=WORKFLOWS, default="auto", help="auto: masks when lines carry them")
+    parser.add_argument(
+        "--workflow",
+        choices=WORKFLOWS,
+        default="auto",
+        help="auto: masks when lines carry them, images otherwise (point cloud manifests need their workflow named)",
+    )
     parser.add_argument("--job-label-attribute", help="the label attribute the adjustment job will use")
     parser.add_argument("--json", action="store_true", help="print one JSON object with every finding")
 
@@ -52,6 +61,9 @@ class S3Reader:
         except self.s3.exceptions.ClientError:
             return None
 
+    def exists(self, uri: str) -> bool:
+        return self.size(S3Location.parse(uri)) is not None
+
 
 def _lines(manifest: str, reader: S3Reader) -> list[manifests.ManifestLine]:
     if manifest.startswith("s3://"):
@@ -72,7 +84,13 @@ def run(args: argparse.Namespace, stdout: Any = None) -> int:
         lines = []
         report = preflight.PreflightReport(0, [preflight.Finding(error.line_number, "json-lines", str(error))])
     else:
-        report = preflight.run_preflight(lines, reader.size)
+        if args.workflow in POINT_CLOUD_WORKFLOWS:  # frame lines or sequence files, not images
+            findings = point_cloud_preflight.check_point_cloud_manifest(
+                lines, tracking=args.workflow == "pointcloud-tracking", read=reader.read, exists=reader.exists
+            )
+            report = preflight.PreflightReport(len(lines), findings)
+        else:
+            report = preflight.run_preflight(lines, reader.size)
     findings = list(report.findings)
     segmentation = args.workflow == "semantic-segmentation-adjustment" or (
         args.workflow == "auto" and any(mask_preflight.mask_attribute(line.data) for line in lines)
@@ -83,7 +101,10 @@ def run(args: argparse.Namespace, stdout: Any = None) -> int:
         )
     findings.sort(key=lambda f: (f.line if f.line is not None else 0, f.rule))
     errors = sum(1 for f in findings if f.severity is preflight.Severity.ERROR)
-    workflow = "semantic-segmentation-adjustment" if segmentation else "image-classification"
+    if args.workflow in POINT_CLOUD_WORKFLOWS:
+        workflow = args.workflow
+    else:
+        workflow = "semantic-segmentation-adjustment" if segmentation else "image-classification"
     if args.json:
         document = {
             "manifest": args.manifest,
