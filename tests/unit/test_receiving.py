@@ -246,6 +246,7 @@ def test_full_batch_is_sealed_and_its_execution_started_with_the_batch_as_input(
             "bucket": DATA_BUCKET,
             "manifest_uri": manifest_uri,
             "item_count": 3,
+            "audit_source": None,
         }
     }
     assert stack.capture.detail_types() == ["Objects Received", "Batch Sealed"]

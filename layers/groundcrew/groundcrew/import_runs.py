@@ -430,17 +430,18 @@ def _start_batches(
         location = S3Location(ref.bucket, f"batches/{ref.project}/{batch_id}/input.manifest")
         chunk = (line.data for _, line in zip(range(size), lines, strict=False))
         written = manifests.write_manifest(s3, location, chunk)
-        execution_input: dict[str, Any] = {
+        execution_input = {
             "batch": {
                 "batch_id": batch_id,
                 "project": ref.project,
                 "bucket": ref.bucket,
                 "manifest_uri": location.uri,
                 "item_count": written,
+                "workflow": project.workflow.value,
+                # A point cloud audit's frames are Ground Truth's already: the state machine skips PrepareFrames.
+                "audit_source": ref.source_uri if project.pointcloud is not None else None,
             }
         }
-        if project.pointcloud is not None:  # an audit: its frames are Ground Truth's already (no PrepareFrames)
-            execution_input["batch"] |= {"workflow": project.workflow.value, "audit_source": ref.source_uri}
         with contextlib.suppress(sfn.exceptions.ExecutionAlreadyExists):  # a retried Finish: it already runs
             sfn.start_execution(
                 stateMachineArn=state_machine_arn, name=batch_id, input=orjson.dumps(execution_input).decode()

@@ -193,6 +193,7 @@ class Receiver:
                 "bucket": self.data_bucket,
                 "manifest_uri": location.uri,
                 "item_count": count,
+                "audit_source": None,  # audits start from imports (import_runs), never from incoming/
             }
         }
         try:
