@@ -49,3 +49,34 @@ def corpus() -> Iterator[Path]:
     if not CORPUS.is_dir():
         pytest.skip("../shared/corpus is not present")
     yield CORPUS
+
+
+# GROUNDCREW_LOCAL_IAM=record: every call a local-mode handler made that its template Policies do not allow is
+# written, with the test that caused it, to $GROUNDCREW_LOCAL_IAM_REPORT (default iam-denials.json) at the end.
+if os.environ.get("GROUNDCREW_LOCAL_IAM") == "record":
+    import json
+
+    from groundcrew_local import iam_check
+
+    _DENIALS_BY_TEST: list[tuple[str, iam_check.Denial]] = []
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
+        iam_check.clear_denials()
+        yield
+        _DENIALS_BY_TEST.extend((item.nodeid, denial) for denial in iam_check.denials())
+
+    def pytest_sessionfinish(session: pytest.Session) -> None:
+        rows: dict[tuple[str, str, str], dict[str, object]] = {}
+        for test, denial in _DENIALS_BY_TEST:
+            key = (denial.function, denial.action, denial.generalised_resource)
+            row = rows.setdefault(key, {"function": key[0], "action": key[1], "resource": key[2], "count": 0})
+            row["count"] = int(str(row["count"])) + 1
+            row.setdefault("example_test", test)
+            row.setdefault("reason", denial.reason)
+        path = Path(os.environ.get("GROUNDCREW_LOCAL_IAM_REPORT", "iam-denials.json"))
+        path.write_text(
+            json.dumps(sorted(rows.values(), key=lambda r: (r["function"], r["action"], r["resource"])), indent=2)
+            + "\n",
+            encoding="utf-8",
+        )

@@ -44,6 +44,9 @@ Each patch fills one moto gap measured in ``docs/local-mode-notes.md``; they tou
    integer ``ToleratedFailurePercentage``; ItemBatcher is taken out before parsing and applied by
    ``DistributedIterationComponent._map_run`` (JSONPath only; not with ItemSelector), which also fails the Map
    with States.ExceedToleratedFailureThreshold (moto ignored the tolerance), counting failed child executions.
+8. Local IAM check (``iam_check``): ``BotocoreStubber.__call__`` checks each request a handler makes against
+   its template Policies before moto serves it; ``ThreadPoolExecutor.submit`` carries the running function
+   into the handler's worker threads.
 
 Not emulated: Lambda timeouts, concurrency, async retries and destinations; each function shares this
 process's imported layer modules (a real container has its own copy).
@@ -72,12 +75,14 @@ import urllib.parse
 import uuid
 import weakref
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TextIO
 
 from moto.awslambda.models import EventSourceMapping, LambdaFunction
 from moto.awslambda.utils import get_backend as lambda_backend
+from moto.core.botocore_stubber import BotocoreStubber
 from moto.core.config import DefaultConfig
 from moto.events.models import Rule, events_backends
 from moto.s3 import notifications as s3_notifications
@@ -117,6 +122,8 @@ from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguagePa
 from moto.stepfunctions.parser.asl.utils.json_path import NoSuchJsonPathError, extract_json
 from moto.stepfunctions.responses import get_backend as stepfunctions_backend
 from moto.utilities.arns import parse_arn
+
+from groundcrew_local import iam_check
 
 LOG = logging.getLogger(__name__)
 
@@ -176,6 +183,8 @@ def install_local_patches(*, wait_cap_seconds: float = 0.0) -> None:
     _patch(item_reader_decl, "resource_output_transformer_for", _resource_output_transformer_for)
     _patch(AmazonStateLanguageParser, "parse", staticmethod(_parse_distributed_map_fields))
     _patch(DistributedIterationComponent, "_map_run", _distributed_map_run)
+    _patch(BotocoreStubber, "__call__", _checked_botocore_call)
+    _patch(ThreadPoolExecutor, "submit", _submit_with_caller)
 
 
 def uninstall_local_patches() -> None:
@@ -369,7 +378,11 @@ def _call_handler(fn: LambdaFunction, event: Any, context: LambdaContext) -> Any
         )
     environment = _function_environment(fn, code, context)
     modules_before = set(sys.modules)
-    with _environment(environment), _prepended_sys_path([code.code_dir, *code.layer_dirs]):
+    with (
+        iam_check.running_function(fn.function_name),
+        _environment(environment),
+        _prepended_sys_path([code.code_dir, *code.layer_dirs]),
+    ):
         warm = _WARM_FUNCTIONS.get(fn.function_name)
         try:
             if warm is None:
@@ -381,6 +394,14 @@ def _call_handler(fn: LambdaFunction, event: Any, context: LambdaContext) -> Any
             private = _pop_private_modules(modules_before, code)
             if warm is not None:
                 warm.private_modules.update(private)
+
+
+def _checked_botocore_call(self: BotocoreStubber, event_name: str, request: Any, **kwargs: Any) -> Any:
+    return iam_check.checked_request(_original(BotocoreStubber, "__call__"), self, event_name, request, **kwargs)
+
+
+def _submit_with_caller(self: ThreadPoolExecutor, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    return _original(ThreadPoolExecutor, "submit")(self, iam_check.carry_caller(fn), *args, **kwargs)
 
 
 def _function_environment(fn: LambdaFunction, code: FunctionCode, context: LambdaContext) -> dict[str, str]:

@@ -11,8 +11,9 @@ EventBridge buses, rules and archives, SAM layers, functions (with Globals and t
 EventBridgeRule, CloudWatchEvent, S3, SNS and DynamoDB events) and state machines (with
 DefinitionSubstitutions and EventBridgeRule/Schedule events), log groups, IAM roles, SNS topics, KMS keys and
 aliases. Any other type is recorded in ``LocalStack.skipped``; a Ref to it gives a placeholder.
-Ignored properties (no effect offline): Policies, Tracing, Architectures, AutoPublishAlias, DeploymentPreference,
-VpcConfig, Tags, Logging, PointInTimeRecoverySpecification, event FilterCriteria.
+A function's Policies (with Globals, SAM's implicit managed policies and Tracing) go to ``iam_check``, which
+checks the calls its handler makes. Ignored properties (no effect offline): Architectures, AutoPublishAlias,
+DeploymentPreference, VpcConfig, Tags, Logging, PointInTimeRecoverySpecification, event FilterCriteria.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.config import default_user_config
 from moto.core.models import botocore_stubber
 
+from groundcrew_local.iam_check import build_function_policy, register_function_policy
 from groundcrew_local.moto_patches import install_local_patches, patches_installed, register_function_code
 
 STACK_NAME: Final = "groundcrew-local"
@@ -237,7 +239,32 @@ class _Deployment:
                 continue
             value = self.resolve(output.get("Value"))
             self.stack.outputs[str(name)] = ",".join(map(str, value)) if isinstance(value, list) else _as_text(value)
+        for logical_id, function_name in self.stack.function_names.items():
+            self.register_policy(logical_id, function_name)
         return self.stack
+
+    def register_policy(self, logical_id: str, function_name: str) -> None:
+        """Hand the function's resolved Policies to the local IAM check (once every resource exists)."""
+        spec = self.resources[logical_id]
+        props = self.resolve_keys(self._properties(spec), ("Policies", "Tracing", "Role"))
+        buckets = {ref: lid for lid, ref in self.stack.physical_ids.items() if self.resource_type(lid) == "S3::Bucket"}
+        arns = {attrs["Arn"]: lid for lid, attrs in self.stack.attributes.items() if attrs.get("Arn")}
+        policy = build_function_policy(
+            logical_id,
+            function_name,
+            props.get("Policies"),
+            region=self.region,
+            account_id=self.account_id,
+            tracing=props.get("Tracing"),
+            event_types=[str(event.get("Type")) for event in (spec.get("Properties", {}).get("Events") or {}).values()],
+            explicit_role="Role" in props,
+            bucket_names=buckets,
+            arn_names=arns,
+        )
+        register_function_policy(policy)
+
+    def resource_type(self, logical_id: str) -> str:
+        return str(self.resources.get(logical_id, {}).get("Type", "")).removeprefix("AWS::")
 
     def client(self, service: str) -> Any:
         if service not in self.clients:
