@@ -54,6 +54,7 @@ benchmark: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/dawid_skene.py
 	$(VENV)/bin/python benchmarks/mask_rasterising.py
 	$(VENV)/bin/python benchmarks/import_scale.py 2000
+	$(VENV)/bin/python benchmarks/point_cloud_conversion.py
 
 clean:
 	rm -rf .aws-sam runs .pytest_cache .mypy_cache .ruff_cache

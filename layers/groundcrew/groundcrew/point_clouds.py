@@ -18,6 +18,7 @@ the intake Lambda can call `check_signature` without loading them.
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import warnings
@@ -55,6 +56,7 @@ _PCD_TYPES: dict[tuple[str, int], np.dtype[Any]] = {
     for size in sizes
 }
 _PCD_DATA_LINE = re.compile(rb"^[ \t]*DATA\b([^\n]*)(?:\n|$)", re.MULTILINE)  # comments start with '#'
+_PCD_HEADER_LINE = re.compile(r"^[^\S\n]*([^#\s]\S*)(.*)$", re.MULTILINE)  # keyword and rest; skips '#', blanks
 _PCD_HEADER_LIMIT = 1 << 16  # a PCD header is a few hundred bytes; stop looking for DATA after this
 _PRECISE_LIMIT = 65536.0  # float32 steps reach 7.8 mm beyond this coordinate magnitude
 _F4 = np.dtype("<f4")
@@ -79,6 +81,9 @@ class PointCloud:
     ignored_fields: tuple[str, ...] = ()
     source_format: str = ""  # e.g. "pcd/binary_compressed", "kitti/bin", "ply/ascii", "laz", "ascii/xyzi"
     warnings: tuple[str, ...] = ()  # things the reader noticed that the caller should hear about
+    # (N, 3 or 4) float32 view of the source rows holding x y z, then intensity when the cloud has it, side by side
+    # (a KITTI .bin, a binary PCD): xyz and intensity are views into it, and the pack is one copy of it.
+    source_rows: Floats | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return int(self.xyz.shape[0])
@@ -114,6 +119,14 @@ def _suffix(name: str) -> str:
     return base[base.rfind(".") :].lower() if base.rfind(".") > 0 else ""
 
 
+_SIGNATURES = {
+    "pcd": ((b"#", b"VERSION", b"FIELDS"), "'#', 'VERSION' or 'FIELDS'"),
+    "ply": ((b"ply",), "'ply'"),
+    "las": ((b"LASF",), "'LASF'"),
+    "laz": ((b"LASF",), "'LASF'"),
+}
+
+
 def check_signature(name: str, head: bytes) -> str | None:
     """An error message when the first bytes contradict the suffix (a PNG named .pcd), else None.
 
@@ -121,12 +134,7 @@ def check_signature(name: str, head: bytes) -> str | None:
     """
     family = source_format_for(name)
     head = head[:16]
-    expected = {
-        "pcd": ((b"#", b"VERSION", b"FIELDS"), "'#', 'VERSION' or 'FIELDS'"),
-        "ply": ((b"ply",), "'ply'"),
-        "las": ((b"LASF",), "'LASF'"),
-        "laz": ((b"LASF",), "'LASF'"),
-    }.get(family or "")
+    expected = _SIGNATURES.get(family or "")
     if expected is None or head.lstrip(b"\xef\xbb\xbf").startswith(expected[0]):
         return None
     return (
@@ -158,26 +166,25 @@ def read_point_cloud(data: bytes, name: str) -> PointCloud:
 def drop_non_finite(cloud: PointCloud) -> tuple[PointCloud, int]:
     """The cloud without rows whose x, y, z, intensity or colour is NaN or infinite, and how many were dropped."""
     # PCL "organized" clouds mark missing points with NaN; Ground Truth has no use for them.
-    block = _packed_block([column for column in (cloud.xyz, cloud.intensity, cloud.rgb) if column is not None])
-    if block is not None and _surely_finite(block.reshape(-1)):
-        return cloud, 0
-    keep = np.isfinite(cloud.xyz).all(axis=1)
-    if cloud.intensity is not None:
-        keep &= np.isfinite(cloud.intensity)
+    rows = cloud.source_rows
+    if rows is not None:
+        keep = np.isfinite(rows).all(axis=1)  # x y z and intensity in one pass over the source
+    else:
+        keep = np.isfinite(cloud.xyz).all(axis=1)
+        if cloud.intensity is not None:
+            keep &= np.isfinite(cloud.intensity)
     if cloud.rgb is not None:
         keep &= np.isfinite(cloud.rgb).all(axis=1)
     dropped = int(keep.size - np.count_nonzero(keep))
     if dropped == 0:
         return cloud, 0
-    return (
-        replace(
-            cloud,
-            xyz=cloud.xyz[keep],
-            intensity=None if cloud.intensity is None else cloud.intensity[keep],
-            rgb=None if cloud.rgb is None else cloud.rgb[keep],
-        ),
-        dropped,
-    )
+    rgb = None if cloud.rgb is None else cloud.rgb[keep]
+    if rows is not None:
+        kept = rows[keep]  # one compaction copy; the columns stay views into it
+        intensity = kept[:, 3] if kept.shape[1] == 4 else None
+        return replace(cloud, xyz=kept[:, :3], intensity=intensity, rgb=rgb, source_rows=kept), dropped
+    intensity = None if cloud.intensity is None else cloud.intensity[keep]
+    return replace(cloud, xyz=cloud.xyz[keep], intensity=intensity, rgb=rgb), dropped
 
 
 def choose_format(cloud: PointCloud) -> str:
@@ -203,9 +210,9 @@ def encode(cloud: PointCloud, fmt: str) -> bytes:
                 f"(or omit the format to keep what the cloud has)",
             )
         columns.append(column)
-    block = _packed_block(columns)
-    if block is not None:
-        return block.tobytes()  # already laid out as the pack (a KITTI .bin, a binary xyzi PCD): one copy
+    rows = _source_rows(cloud, fmt)
+    if rows is not None:
+        return rows.tobytes()  # the source already holds the pack (a KITTI .bin, a binary xyzi PCD): one copy
     width = sum(1 if column.ndim == 1 else column.shape[1] for column in columns)
     out = np.empty((len(cloud), width), dtype=_F4)
     start = 0
@@ -231,7 +238,7 @@ def convert(data: bytes, name: str, fmt: str | None = None, *, max_points: int =
     cloud = read_point_cloud(data, name)
     output_format = fmt or choose_format(cloud)
     points_in = len(cloud)
-    packed = _encode_if_finite(cloud, output_format) if points_in <= max_points else None
+    packed = _pack_if_finite(cloud, output_format, data) if points_in <= max_points else None
     dropped = 0
     if packed is None:
         cloud, dropped = drop_non_finite(cloud)
@@ -285,8 +292,8 @@ def _read_kitti(data: bytes, name: str) -> PointCloud:
             f"{name}: {len(data)} bytes is not a whole number of KITTI points (16 bytes each: float32 x y z "
             f"reflectance), {len(data) % 16} bytes too many; the file was cut short: copy it again",
         )
-    points = np.frombuffer(data, dtype=_F4).reshape(-1, 4)
-    return PointCloud(xyz=points[:, :3], intensity=points[:, 3], source_format="kitti/bin")
+    points: Floats = np.ndarray((len(data) // 16, 4), _F4, buffer=data)  # a view: its base is `data`
+    return PointCloud(xyz=points[:, :3], intensity=points[:, 3], source_format="kitti/bin", source_rows=points)
 
 
 # --- PCD --------------------------------------------------------------------------------------------------------
@@ -302,19 +309,37 @@ class _PcdField:
 
 
 @dataclass(frozen=True)
-class _PcdHeader:
+class _PcdLayout:
+    """What FIELDS, SIZE, TYPE and COUNT say, and which fields become x y z, intensity and colour."""
+
     fields: tuple[_PcdField, ...]
+    point_size: int  # bytes per point
+    xyz: tuple[_PcdField, _PcdField, _PcdField] | None  # None when one is missing (named in `missing_xyz`)
+    missing_xyz: tuple[str, ...]
+    intensity: _PcdField | None
+    packed_rgb: _PcdField | None  # rgb or rgba, PCL's packed colour
+    channels: tuple[_PcdField, _PcdField, _PcdField] | None  # separate r g b fields
+    rows_width: int  # 4: x y z intensity side by side as float32, 3: x y z, 0: neither
+    multi: tuple[str, ...]  # used fields with COUNT > 1
+    ignored: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class _PcdHeader:
+    layout: _PcdLayout
     points: int
     data_kind: str
     data_start: int  # byte offset of the data
     data_line: int  # 1-based line number of the first data line
     viewpoint: tuple[float, ...]
 
-    point_size: int  # bytes per point
-    by_name: dict[str, _PcdField]  # lower-case name -> the first field of that name
+    @property
+    def fields(self) -> tuple[_PcdField, ...]:
+        return self.layout.fields
 
-    def field(self, names: tuple[str, ...]) -> _PcdField | None:
-        return next((self.by_name[n] for n in names if n in self.by_name), None)
+    @property
+    def point_size(self) -> int:
+        return self.layout.point_size
 
 
 def _parse_pcd_header(data: bytes, name: str) -> _PcdHeader:
@@ -324,50 +349,20 @@ def _parse_pcd_header(data: bytes, name: str) -> _PcdHeader:
             "pcd-bad-header",
             f"{name}: no 'DATA ascii|binary|binary_compressed' line ends the PCD header; add it before the data",
         )
-    lines = data[: data_line.start()].decode("latin-1").split("\n")
-    values: dict[str, list[str]] = {"DATA": data_line.group(1).decode("latin-1").split()}
-    for line_number, line in enumerate(lines, start=1):
-        keyword, *rest = line.split() or [""]
-        if not keyword or keyword.startswith("#"):
-            continue
-        if keyword.upper() not in _PCD_KEYWORDS:
-            raise PointCloudError(
-                "pcd-unknown-keyword",
-                f"{name} line {line_number}: unknown PCD header keyword {keyword!r}; a PCD header holds only "
-                f"{' '.join(sorted(_PCD_KEYWORDS))} and '#' comments: remove or comment out that line",
-            )
-        values[keyword.upper()] = rest
-    position, line_number = data_line.end(), len(lines)
-    names = values.get("FIELDS")
-    if not names:
-        raise PointCloudError("pcd-bad-header", f"{name}: the PCD header has no FIELDS line")
-    sizes = _pcd_ints(values, "SIZE", name, None)
-    types = values.get("TYPE")
-    counts = _pcd_ints(values, "COUNT", name, [1] * len(names)) or []
-    if sizes is None or types is None:
-        raise PointCloudError("pcd-bad-header", f"{name}: the PCD header needs SIZE and TYPE lines for every field")
-    lengths = {"SIZE": len(sizes), "TYPE": len(types), "COUNT": len(counts)}
-    for keyword, length in lengths.items():
-        if length != len(names):
-            raise PointCloudError(
-                "pcd-header-mismatch",
-                f"{name}: FIELDS names {len(names)} fields ({' '.join(names)}) but {keyword} gives {length} values; "
-                f"give one {keyword} value per field",
-            )
-    fields, offset, token = [], 0, 0
-    for field_name, size, kind, count in zip(names, sizes, types, counts, strict=True):
-        dtype = _PCD_TYPES.get((kind.upper(), size))
-        if dtype is None or count < 1:
-            raise PointCloudError(
-                "pcd-bad-field-type",
-                f"{name}: field {field_name!r} has TYPE {kind} SIZE {size} COUNT {count}; PCD allows TYPE F with "
-                f"SIZE 4 or 8, U and I with SIZE 1, 2, 4 or 8, and COUNT of at least 1",
-            )
-        fields.append(_PcdField(field_name, dtype, count, offset, token))
-        offset, token = offset + size * count, token + count
-    width = _pcd_single(values, "WIDTH", name)
-    height = _pcd_single(values, "HEIGHT", name)
-    points = _pcd_single(values, "POINTS", name)
+    head = data[: data_line.start()].decode("latin-1")
+    lines = _PCD_HEADER_LINE.findall(head)  # (keyword, rest of the line); the last line of a keyword counts
+    values = dict(lines)
+    if not values.keys() <= _PCD_KEYWORDS:  # lower-case keywords are accepted too
+        values = {keyword.upper(): rest for keyword, rest in lines}
+        if not values.keys() <= _PCD_KEYWORDS:
+            _raise_unknown_keyword(head, name)
+    try:
+        layout = _pcd_layout(values.get("FIELDS"), values.get("SIZE"), values.get("TYPE"), values.get("COUNT"))
+        width = _pcd_single(values, "WIDTH")
+        height = _pcd_single(values, "HEIGHT")
+        points = _pcd_single(values, "POINTS")
+    except PointCloudError as error:
+        raise PointCloudError(error.rule, f"{name}: {error}") from None
     if width is None and points is None:
         raise PointCloudError("pcd-bad-header", f"{name}: the PCD header needs WIDTH (and HEIGHT) or POINTS")
     if points is None:  # VERSION .5 writers may leave POINTS out
@@ -378,44 +373,123 @@ def _parse_pcd_header(data: bytes, name: str) -> _PcdHeader:
             f"{name}: POINTS {points} but WIDTH {width} x HEIGHT {height} = {width * (height or 1)}; "
             f"fix the header so POINTS = WIDTH x HEIGHT",
         )
-    data_kind = values["DATA"][0].lower() if values["DATA"] else ""
+    data_words = data_line.group(1).decode("latin-1").split()
+    data_kind = data_words[0].lower() if data_words else ""
     if data_kind not in ("ascii", "binary", "binary_compressed"):
         raise PointCloudError(
             "pcd-bad-data-kind",
             f"{name}: DATA {data_kind!r} is not a PCD data kind; use ascii, binary or binary_compressed",
         )
     try:
-        viewpoint = tuple(float(v) for v in values.get("VIEWPOINT", []))
+        viewpoint = tuple(map(float, values["VIEWPOINT"].split())) if "VIEWPOINT" in values else ()
     except ValueError as error:
         raise PointCloudError("pcd-bad-header", f"{name}: VIEWPOINT must hold 7 numbers: {error}") from None
+    return _PcdHeader(layout, points, data_kind, data_line.end(), head.count("\n") + 2, viewpoint)
+
+
+@functools.lru_cache(maxsize=64)
+def _pcd_layout(fields: str | None, sizes: str | None, types: str | None, counts: str | None) -> _PcdLayout:
+    """The layout the four lines describe; errors leave out the file name, which the caller adds.
+
+    Cached: the frames of one sensor share these lines (POINTS, WIDTH and VIEWPOINT, which change from frame to
+    frame, are read for every frame), so a sequence works its layout out once.
+    """
+    names = fields.split() if fields is not None else []
+    if not names:
+        raise PointCloudError("pcd-bad-header", "the PCD header has no FIELDS line")
+    size_values = _pcd_ints(sizes, "SIZE", None)
+    type_values = types.split() if types is not None else None
+    count_values = _pcd_ints(counts, "COUNT", [1] * len(names)) or []
+    if size_values is None or type_values is None:
+        raise PointCloudError("pcd-bad-header", "the PCD header needs SIZE and TYPE lines for every field")
+    lengths = {"SIZE": len(size_values), "TYPE": len(type_values), "COUNT": len(count_values)}
+    for keyword, length in lengths.items():
+        if length != len(names):
+            raise PointCloudError(
+                "pcd-header-mismatch",
+                f"FIELDS names {len(names)} fields ({' '.join(names)}) but {keyword} gives {length} values; "
+                f"give one {keyword} value per field",
+            )
+    found, offset, token = [], 0, 0
+    for field_name, size, kind, count in zip(names, size_values, type_values, count_values, strict=True):
+        dtype = _PCD_TYPES.get((kind.upper(), size))
+        if dtype is None or count < 1:
+            raise PointCloudError(
+                "pcd-bad-field-type",
+                f"field {field_name!r} has TYPE {kind} SIZE {size} COUNT {count}; PCD allows TYPE F with "
+                f"SIZE 4 or 8, U and I with SIZE 1, 2, 4 or 8, and COUNT of at least 1",
+            )
+        found.append(_PcdField(field_name, dtype, count, offset, token))
+        offset, token = offset + size * count, token + count
     by_name: dict[str, _PcdField] = {}
-    for f in fields:
+    for f in found:
         by_name.setdefault(f.name.lower(), f)
-    return _PcdHeader(tuple(fields), points, data_kind, position, line_number + 1, viewpoint, offset, by_name)
+    x, y, z = (by_name.get(axis) for axis in "xyz")
+    xyz = (x, y, z) if x is not None and y is not None and z is not None else None
+    intensity = next((by_name[n] for n in INTENSITY_FIELDS if n in by_name), None)
+    packed_rgb = by_name.get("rgb") or by_name.get("rgba")
+    r, g, b = (by_name.get(c) for c in "rgb")
+    channels = (r, g, b) if packed_rgb is None and r is not None and g is not None and b is not None else None
+    used = {f.name.lower() for f in (*(xyz or ()), intensity, packed_rgb, *(channels or ())) if f is not None}
+    rows_width = 0
+    if xyz is not None:
+        # x y z (then intensity) as adjacent float32 values: one strided view of the data holds them.
+        for candidate in (*xyz, intensity):
+            if candidate is None or candidate.dtype != _F4 or candidate.offset != xyz[0].offset + 4 * rows_width:
+                break
+            rows_width += 1
+    return _PcdLayout(
+        fields=tuple(found),
+        point_size=offset,
+        xyz=xyz,
+        missing_xyz=tuple(axis for axis in "xyz" if axis not in by_name),
+        intensity=intensity,
+        packed_rgb=packed_rgb,
+        channels=channels,
+        rows_width=rows_width if rows_width >= 3 else 0,
+        multi=tuple(f.name for f in found if f.count > 1 and f.name.lower() in used),
+        ignored=tuple(f.name for f in found if f.name.lower() not in used and f.name != "_"),  # "_" is padding
+    )
 
 
-def _pcd_ints(values: dict[str, list[str]], keyword: str, name: str, default: list[int] | None) -> list[int] | None:
-    if keyword not in values:
+def _raise_unknown_keyword(head: str, name: str) -> None:
+    for line_number, words in enumerate(map(str.split, head.split("\n")), start=1):
+        if words and not words[0].startswith("#") and words[0].upper() not in _PCD_KEYWORDS:
+            raise PointCloudError(
+                "pcd-unknown-keyword",
+                f"{name} line {line_number}: unknown PCD header keyword {words[0]!r}; a PCD header holds only "
+                f"{' '.join(sorted(_PCD_KEYWORDS))} and '#' comments: remove or comment out that line",
+            )
+
+
+def _pcd_ints(text: str | None, keyword: str, default: list[int] | None) -> list[int] | None:
+    if text is None:
         return default
     try:
-        return [int(v) for v in values[keyword]]
+        return list(map(int, text.split()))
     except ValueError:
         raise PointCloudError(
-            "pcd-bad-header", f"{name}: {keyword} must hold whole numbers, got {' '.join(values[keyword])!r}"
+            "pcd-bad-header", f"{keyword} must hold whole numbers, got {' '.join(text.split())!r}"
         ) from None
 
 
-def _pcd_single(values: dict[str, list[str]], keyword: str, name: str) -> int | None:
-    numbers = _pcd_ints(values, keyword, name, None)
-    if numbers is None:
+def _pcd_single(values: dict[str, str], keyword: str) -> int | None:
+    text = values.get(keyword)
+    if text is None:
         return None
-    if len(numbers) != 1 or numbers[0] < 0:
-        raise PointCloudError("pcd-bad-header", f"{name}: {keyword} must be one whole number >= 0")
-    return numbers[0]
+    try:
+        number = int(text)  # int() ignores the whitespace around the one number
+    except ValueError:
+        numbers = _pcd_ints(text, keyword, None) or []  # raises when a value is not a whole number
+        number = numbers[0] if len(numbers) == 1 else -1
+    if number < 0:
+        raise PointCloudError("pcd-bad-header", f"{keyword} must be one whole number >= 0")
+    return number
 
 
 def _read_pcd(data: bytes, name: str) -> PointCloud:
     header = _parse_pcd_header(data, name)
+    layout = header.layout
     column: Callable[[_PcdField], Column]
     if header.data_kind == "binary":
         column = _pcd_binary_columns(data, header, name)
@@ -423,47 +497,49 @@ def _read_pcd(data: bytes, name: str) -> PointCloud:
         column = _pcd_compressed_columns(data, header, name)
     else:
         column = _pcd_ascii_columns(data, header, name)
-    xyz_fields = [header.field((axis,)) for axis in "xyz"]
-    if any(f is None for f in xyz_fields):
-        missing = [axis for axis, f in zip("xyz", xyz_fields, strict=True) if f is None]
+    if layout.xyz is None:
         raise PointCloudError(
             "missing-xyz",
-            f"{name}: no {'/'.join(missing)} field among FIELDS {' '.join(f.name for f in header.fields)}; "
+            f"{name}: no {'/'.join(layout.missing_xyz)} field among FIELDS {' '.join(f.name for f in layout.fields)}; "
             f"Ground Truth needs x, y and z: export the cloud with its coordinates",
         )
-    x, y, z = (column(f) for f in xyz_fields if f is not None)
-    xyz = _xyz_view(x, y, z)
-    used = {"x", "y", "z"}
-    intensity_field = header.field(INTENSITY_FIELDS)
+    x, y, z = layout.xyz
+    source_rows = None
+    if header.data_kind == "binary" and layout.rows_width and header.points:
+        # x y z (intensity) side by side: a strided view of the data, no copy (the length was checked above).
+        rows: Floats = np.ndarray(
+            (header.points, layout.rows_width),
+            _F4,
+            buffer=data,
+            offset=header.data_start + x.offset,
+            strides=(layout.point_size, 4),
+        )
+        xyz = rows[:, :3]
+        if layout.rows_width == 4 or layout.intensity is None:
+            source_rows = rows
+    else:
+        xyz = _xyz(column(x), column(y), column(z))
     intensity = None
-    if intensity_field is not None:
-        intensity = column(intensity_field)
+    if layout.intensity is not None:
+        intensity = source_rows[:, 3] if source_rows is not None else column(layout.intensity)
         if intensity.dtype != _F4:  # astype would copy an unaligned float32 view too
             intensity = intensity.astype(_F4)
-        used.add(intensity_field.name.lower())
     rgb = None
-    packed_field = header.field(("rgb", "rgba"))
-    channels = [header.field((c,)) for c in "rgb"]
-    if packed_field is not None:
-        rgb = _unpack_rgb(column(packed_field), packed_field.dtype)
-        used.add(packed_field.name.lower())
-    elif all(channels):
+    if layout.packed_rgb is not None:
+        rgb = _unpack_rgb(column(layout.packed_rgb), layout.packed_rgb.dtype)
+    elif layout.channels is not None:
         rgb = np.empty((header.points, 3), dtype=_F4)
-        for index, channel in enumerate(channels):
-            if channel is not None:
-                rgb[:, index] = column(channel)
-                used.add(channel.name.lower())
+        for index, channel in enumerate(layout.channels):
+            rgb[:, index] = column(channel)
     notes = []
     if header.viewpoint and header.viewpoint != (0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0):
         notes.append(
             f"VIEWPOINT {' '.join(f'{v:g}' for v in header.viewpoint)} is not the identity; the points are written "
             f"as stored, in the sensor frame, without applying it"
         )
-    multi = [f.name for f in header.fields if f.count > 1 and f.name.lower() in used]
-    if multi:
-        notes.append(f"fields with COUNT > 1 ({', '.join(multi)}): only their first element is kept")
-    ignored = tuple(f.name for f in header.fields if f.name.lower() not in used and f.name != "_")  # "_" is padding
-    return PointCloud(xyz, intensity, rgb, ignored, f"pcd/{header.data_kind}", tuple(notes))
+    if layout.multi:
+        notes.append(f"fields with COUNT > 1 ({', '.join(layout.multi)}): only their first element is kept")
+    return PointCloud(xyz, intensity, rgb, layout.ignored, f"pcd/{header.data_kind}", tuple(notes), source_rows)
 
 
 def _pcd_binary_columns(data: bytes, header: _PcdHeader, name: str) -> Callable[[_PcdField], Column]:
@@ -543,17 +619,8 @@ def _pcd_ascii_columns(data: bytes, header: _PcdHeader, name: str) -> Callable[[
     return lambda f: rows[:, f.token]
 
 
-def _xyz_view(x: Column, y: Column, z: Column) -> Floats:
-    """(N, 3) float32: a view when x, y, z are adjacent float32 values of one buffer, else one filled copy."""
-    start = x.__array_interface__["data"][0]
-    if (
-        x.dtype == y.dtype == z.dtype == _F4
-        and x.strides == y.strides == z.strides
-        and y.__array_interface__["data"][0] == start + 4
-        and z.__array_interface__["data"][0] == start + 8
-        and x.shape[0] > 0
-    ):
-        return np.lib.stride_tricks.as_strided(x, shape=(x.shape[0], 3), strides=(x.strides[0], 4), writeable=False)
+def _xyz(x: Column, y: Column, z: Column) -> Floats:
+    """(N, 3) float32 filled from three columns (compressed or ASCII PCD, or binary with x y z apart)."""
     xyz = np.empty((x.shape[0], 3), dtype=_F4)
     xyz[:, 0], xyz[:, 1], xyz[:, 2] = x, y, z
     return xyz
@@ -738,14 +805,18 @@ def _read_las(data: bytes, name: str) -> PointCloud:
     return PointCloud(scaled.astype(_F4), intensity, rgb, ignored, family, _precision_notes(scaled))
 
 
-def _encode_if_finite(cloud: PointCloud, fmt: str) -> bytes | None:
-    """The pack in one copy when the source already holds it and every value is finite, else None."""
-    if fmt != choose_format(cloud):
+def _pack_if_finite(cloud: PointCloud, fmt: str, data: bytes) -> bytes | None:
+    """The pack in one copy (none when the file is the pack) when the source holds it and every value is finite,
+    else None."""
+    if fmt != choose_format(cloud):  # a field left out could hold the NaN that should drop its row
         return None
-    block = _packed_block([column for column in (cloud.xyz, cloud.intensity, cloud.rgb) if column is not None])
-    if block is None:
+    rows = _source_rows(cloud, fmt)
+    if rows is None:
         return None
-    packed = block.tobytes()
+    if type(data) is bytes and rows.base is data and rows.nbytes == len(data) and rows.flags.c_contiguous:
+        # The whole file is the pack (a KITTI .bin to binary/xyzi): bytes are immutable, so no copy at all.
+        return data if _surely_finite(rows.reshape(-1)) else None
+    packed = rows.tobytes()
     # Checked on the copy: aligned and still in cache, whereas the source may sit at any offset after a header.
     return packed if _surely_finite(np.frombuffer(packed, dtype=_F4)) else None
 
@@ -757,28 +828,10 @@ def _surely_finite(values: Floats) -> bool:
     return bool(np.isfinite(np.dot(values, values)))
 
 
-# --- packing ----------------------------------------------------------------------------------------------------
-
-
-def _packed_block(columns: list[Floats]) -> Floats | None:
-    """The (N, width) float32 block these columns make when they sit back to back in one buffer, else None.
-
-    True of a KITTI .bin or a binary PCD holding just these fields: the output is then one copy of the input.
-    """
-    first = columns[0]
-    rows = first.shape[0]
-    width = sum(1 if column.ndim == 1 else column.shape[1] for column in columns)
-    if rows == 0:
+def _source_rows(cloud: PointCloud, fmt: str) -> Floats | None:
+    """The source's rows cut to the pack `fmt` when they hold it (x y z, or x y z intensity), else None."""
+    rows = cloud.source_rows
+    width = FLOATS_PER_POINT[fmt]
+    if rows is None or "rgb" in fmt or rows.shape[1] < width:
         return None
-    start = first.__array_interface__["data"][0]
-    offset = 0
-    for column in columns:
-        if column.dtype != _F4 or column.strides[0] != 4 * width or column.shape[0] != rows:
-            return None
-        if column.ndim == 2 and column.strides[1] != 4:
-            return None
-        if column.__array_interface__["data"][0] != start + offset:
-            return None
-        offset += 4 * (1 if column.ndim == 1 else column.shape[1])
-    # Every byte of the block belongs to one of the columns, which checked out above, so the view reads only them.
-    return np.lib.stride_tricks.as_strided(first, shape=(rows, width), strides=(4 * width, 4), writeable=False)
+    return rows if rows.shape[1] == width else rows[:, :width]
