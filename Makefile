@@ -55,6 +55,7 @@ benchmark: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/mask_rasterising.py
 	$(VENV)/bin/python benchmarks/import_scale.py 2000
 	$(VENV)/bin/python benchmarks/point_cloud_conversion.py
+	$(VENV)/bin/python benchmarks/point_cloud_sequence_memory.py
 
 clean:
 	rm -rf .aws-sam runs .pytest_cache .mypy_cache .ruff_cache
