@@ -261,3 +261,39 @@ def test_a_keypoints_project_takes_its_names_from_the_rig() -> None:
     bad_url = field_errors(document(workflow="keypoints", labels=None, keypoints={"component_url": "http://x/c.js"}))
     assert "keypoints.component_url" in bad_url
     assert "apply to the keypoints workflow" in field_errors(document(keypoints={}))["(document)"]
+
+
+MTURK = {"kind": "mturk", "price_per_task_usd": 0.05}
+
+
+def test_mechanical_turk_workforce_takes_its_reward_and_defaults() -> None:
+    project = parse(document(workforce=MTURK))
+    assert project.workforce.kind == "mturk"
+    settings = project.workforce.mturk_settings
+    assert (settings.min_approval_rate, settings.min_approved_hits, settings.masters) == (95, 100, False)
+    tuned = parse(document(workforce=MTURK | {"mturk": {"locales": ["US", "CA"], "masters": True}}))
+    assert tuned.workforce.mturk_settings.locales == ["US", "CA"]
+
+
+@pytest.mark.parametrize(
+    ("workforce", "message"),
+    [
+        ({"kind": "mturk"}, "reward per assignment"),
+        (MTURK | {"price_per_task_usd": 0.001}, "at least 0.01"),
+        (MTURK | {"workteam_arn": "arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/t"}, "workteam_arn"),
+        ({"mturk": {"masters": True}}, "applies to kind: mturk"),
+        (MTURK | {"mturk": {"locales": ["usa"]}}, "pattern"),
+    ],
+)
+def test_mechanical_turk_settings_are_checked(workforce: dict[str, Any], message: str) -> None:
+    errors = field_errors(document(workforce=workforce))
+    assert any(message in text for text in errors.values()), errors
+
+
+def test_mechanical_turk_refuses_workflows_it_cannot_host() -> None:
+    lidar = yaml.safe_load((REPO / "local/groundcrew_local/sample_data/lidar/project.yaml").read_text())
+    lidar["workforce"] = MTURK
+    assert "3D worker UI" in " ".join(field_errors(lidar).values())
+    scenes = yaml.safe_load((REPO / "local/groundcrew_local/sample_data/scenes/project.yaml").read_text())
+    scenes["workforce"] = MTURK
+    assert "built-in task types" in " ".join(field_errors(scenes).values())

@@ -53,7 +53,40 @@ PUBLIC_TASK_PRICES_USD: tuple[Decimal, ...] = tuple(
 )
 
 
+class MTurkSettings(_Strict):
+    """HITs on Amazon Mechanical Turk (workforce kind `mturk`): who may work on them and how answers are kept.
+
+    The reward is `workforce.price_per_task_usd`; task_seconds and availability_seconds of `time_limits` become each
+    HIT's AssignmentDurationInSeconds and LifetimeInSeconds; title, description and keywords come from `task`.
+    """
+
+    min_approval_rate: Annotated[int, Field(ge=0, le=100)] | None = Field(
+        default=95, description="Workers need at least this percentage of their assignments approved"
+    )
+    min_approved_hits: Annotated[int, Field(ge=0)] | None = Field(
+        default=100, description="Workers need at least this many approved HITs"
+    )
+    locales: list[Annotated[str, Field(pattern=r"^[A-Z]{2}$")]] = Field(
+        default_factory=list, description="ISO country codes workers must be in (empty: anywhere)"
+    )
+    masters: bool = Field(default=False, description="Masters workers only (Mechanical Turk adds 5% to its fee)")
+    auto_approval_delay_seconds: Annotated[int, Field(ge=0, le=2_592_000)] = Field(
+        default=259_200, description="Submitted answers we neither approve nor reject are approved after this"
+    )
+    min_seconds_per_task: Annotated[float, Field(ge=0, le=3600)] = Field(
+        default=2.0, description="Answers submitted faster than this are rejected as spam (with the reason)"
+    )
+    frame_height: Annotated[int, Field(ge=0, le=10_000)] = Field(
+        default=0, description="Height of the task frame in pixels; 0 lets Mechanical Turk size it"
+    )
+
+
 class Workforce(_Strict):
+    kind: Literal["groundtruth", "mturk"] = Field(
+        default="groundtruth",
+        description="groundtruth: Ground Truth labeling jobs; mturk: our own HITs on Amazon Mechanical Turk",
+    )
+    mturk: MTurkSettings | None = Field(default=None, description="HIT settings when kind is mturk")
     workteam_arn: str | None = Field(
         default=None, description="Private or vendor workteam ARN; the stack's DefaultWorkteamArn when omitted."
     )
@@ -87,9 +120,28 @@ class Workforce(_Strict):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _mturk_fits(self) -> Workforce:
+        if self.kind != "mturk":
+            if self.mturk is not None:
+                raise ValueError("workforce.mturk applies to kind: mturk")
+            return self
+        if self.workteam_arn is not None:
+            raise ValueError(
+                "kind: mturk posts HITs on Mechanical Turk itself; leave workteam_arn out (it names Ground Truth teams)"
+            )
+        if self.price_per_task_usd is None or self.price_per_task_usd < Decimal("0.01"):
+            raise ValueError("kind: mturk needs price_per_task_usd, the reward per assignment (at least 0.01 USD)")
+        return self
+
     @property
     def public(self) -> bool:
         return bool(self.workteam_arn and PUBLIC_WORKTEAM_PATTERN.search(self.workteam_arn))
+
+    @property
+    def mturk_settings(self) -> MTurkSettings:
+        """The HIT settings (their defaults when the project leaves workforce.mturk out)."""
+        return self.mturk or MTurkSettings()
 
 
 class Consensus(_Strict):
@@ -378,6 +430,22 @@ class Project(_Strict):
             label.attributes for label in self.pointcloud.categories.labels
         ):  # the categories model also checks; this names the project field
             raise ValueError("Ground Truth ignores label attributes in 3D semantic segmentation; use frame_attributes")
+        return self
+
+    @model_validator(mode="after")
+    def _mturk_workflow_fits(self) -> Project:
+        if self.workforce.kind != "mturk":
+            return self
+        if self.workflow.is_point_cloud:
+            raise ValueError(
+                f"{self.workflow.value} runs on Ground Truth's own 3D worker UI, which Mechanical Turk HITs cannot "
+                "host; use kind: groundtruth with a private or vendor workteam"
+            )
+        if self.workflow.adjusts_imports:
+            raise ValueError(
+                f"{self.workflow.value} uses Ground Truth's built-in task types (their worker UI and Lambdas); "
+                "Mechanical Turk HITs take image-classification and keypoints projects"
+            )
         return self
 
     @model_validator(mode="after")
