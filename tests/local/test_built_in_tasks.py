@@ -19,10 +19,10 @@ from moto import mock_aws
 from PIL import Image
 
 from groundcrew import adjustment_manifests, adjustment_tasks, masks
+from groundcrew.task_pages import render_task_page
 from groundcrew.workflows import Workflow
 from groundcrew_local.built_in_tasks import BuiltInTask, iou, palette_png
 from groundcrew_local.ground_truth import GroundTruthStandIn, install_ground_truth, uninstall_ground_truth
-from groundcrew_local.task_templates import render_task_page
 from groundcrew_local.workforce import SimulatedWorker, SimulatedWorkforce, decode_shown_mask
 
 REGION = "us-east-1"

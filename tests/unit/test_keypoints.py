@@ -15,7 +15,7 @@ import pytest
 
 from groundcrew import image_classification, keypoints, rigs
 from groundcrew.poses import Pose, Rig, RigEdge, RigKeypoint
-from groundcrew_local.task_templates import render_task_page
+from groundcrew.task_pages import render_task_page
 
 COMPONENT_URL = "https://d111111abcdef8.cloudfront.net/crowd-2d-skeleton.js?v=3&build=7"
 HOSTILE = "\"'><script>alert(1)</script>{{ task.input.image_s3_uri }}{% raw %}&amp;"

@@ -11,8 +11,8 @@ from liquid.exceptions import LiquidError
 from groundcrew import image_classification
 from groundcrew.consensus import ConsensusPolicy
 from groundcrew.task_config import TaskConfig
+from groundcrew.task_pages import render_task_page
 from groundcrew.workflows import Workflow
-from groundcrew_local.task_templates import render_task_page
 
 HOSTILE = "<script>alert(\"x\")</script> & 'quotes'"
 

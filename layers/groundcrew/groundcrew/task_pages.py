@@ -1,5 +1,9 @@
 """The Liquid environment Ground Truth renders worker task templates with (contracts section 9).
 
+The local Ground Truth stand-in renders pages with it, and so do our Mechanical Turk HITs, whose pages we render
+ourselves: the same template gives the same page on both workforces. python-liquid is imported here only, so
+only the functions that render pages pay for it.
+
 Ground Truth renders `UiTemplateS3Uri` with `task.input` = the pre-annotation Lambda's `taskInput`, autoescape on,
 and three filters of its own:
 

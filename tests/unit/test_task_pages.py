@@ -10,7 +10,7 @@ import pytest
 from liquid import Environment
 from liquid.exceptions import LiquidError
 
-from groundcrew_local.task_templates import ground_truth_liquid_environment, render_task_page
+from groundcrew.task_pages import ground_truth_liquid_environment, render_task_page
 
 REPO = Path(__file__).resolve().parents[2]
 TRICKY = '<b>"x"&\''
