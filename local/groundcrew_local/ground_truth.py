@@ -241,6 +241,11 @@ def _violations(value: object, shape: Shape, path: str) -> list[str]:
     return errors
 
 
+def constraint_violations(params: dict[str, Any], shape: Shape) -> list[str]:
+    """Every constraint of a botocore input shape (any service) that `params` breaks, in AWS's wording."""
+    return _violations(params, shape, "")
+
+
 def validate_request(operation: str, params: dict[str, Any]) -> None:
     """Raise ValidationException listing every constraint of the API model the request breaks."""
     errors = _violations(params, _input_shape(operation), "")
