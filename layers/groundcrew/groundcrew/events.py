@@ -73,10 +73,15 @@ class LabelingJobStarted(EventDetail):
     project: str
     batch_id: str
     labeling_job_name: str
-    labeling_job_arn: str
+    labeling_job_arn: str = Field(description="The Ground Truth job's ARN; for Mechanical Turk, the HIT type id")
     item_count: int
     workers_per_object: int
     round: int = 1
+    workforce: str = Field(default="groundtruth", description="groundtruth or mturk")
+    estimated_cost_usd: float | None = Field(
+        default=None, description="Mechanical Turk: rewards plus fees of this round's assignments, before any work"
+    )
+    preview_url: str | None = Field(default=None, description="Mechanical Turk: where to preview the HITs")
     gold_items: int = 0
     gold_missing: list[str] = Field(
         default_factory=list,
@@ -183,6 +188,10 @@ class Cost(BaseModel):
     gold_answers_bought: int
     answers_per_item: float = Field(description="Answers paid for per batch item (gold excluded)")
     spend_usd: float | None
+    fees_usd: float | None = Field(
+        default=None, description="Mechanical Turk's fees on the rewards paid (mturk); spend_usd excludes them"
+    )
+    fee_rule: str | None = Field(default=None, description="The fee rule applied, with its source")
 
 
 class ConsensusReport(BaseModel):

@@ -105,7 +105,8 @@ def create_request(
     workers_per_object: int | None = None,
 ) -> dict[str, Any]:
     workteam = project.workforce.workteam_arn or resources.default_workteam_arn
-    if not workteam:
+    mturk = project.workforce.kind == "mturk"  # the request only carries the job's settings to LaunchHits
+    if not workteam and not mturk:
         raise LabelingJobRejected(
             f"project {project.name!r} names no workforce.workteam_arn and the stack has no DefaultWorkteamArn"
         )
@@ -121,7 +122,7 @@ def create_request(
         "RoleArn": resources.role_arn,
         "LabelCategoryConfigS3Uri": label_categories.uri,
         "HumanTaskConfig": {
-            "WorkteamArn": workteam,
+            **({} if mturk else {"WorkteamArn": workteam}),
             "UiConfig": resources.ui_config(project, template),
             "PreHumanTaskLambdaArn": pre_annotation_arn,
             "TaskKeywords": list(project.task.keywords),

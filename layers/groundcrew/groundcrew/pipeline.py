@@ -80,6 +80,7 @@ class PreparedJob(BaseModel):
     label_attribute_name: str
     deadline: int  # epoch seconds
     poll_seconds: int
+    workforce: str = "groundtruth"  # mturk: the state machine runs the job as Mechanical Turk HITs
     round: int = 1
     item_count: int = 0  # batch items in the round
     gold_items: int = 0
@@ -244,6 +245,7 @@ def prepare_job(
         label_attribute_name=project.attribute_name,
         deadline=int(started + project.time_limits.job_deadline_hours * 3600),
         poll_seconds=poll_seconds,
+        workforce=project.workforce.kind,
         round=plan.number,
         item_count=plan.item_count,
         gold_items=gold_items,
