@@ -273,6 +273,13 @@ def test_mechanical_turk_workforce_takes_its_reward_and_defaults() -> None:
     assert (settings.min_approval_rate, settings.min_approved_hits, settings.masters) == (95, 100, False)
     tuned = parse(document(workforce=MTURK | {"mturk": {"locales": ["US", "CA"], "masters": True}}))
     assert tuned.workforce.mturk_settings.locales == ["US", "CA"]
+    assert project.time_limits.availability_seconds == 43_200  # HITs live at most 12 h unless told less
+
+
+def test_mechanical_turk_hits_live_at_most_twelve_hours() -> None:
+    limits = {"task_seconds": 300, "availability_seconds": 86_400}
+    errors = field_errors(document(workforce=MTURK, time_limits=limits))
+    assert any("presigned" in text for text in errors.values()), errors
 
 
 @pytest.mark.parametrize(

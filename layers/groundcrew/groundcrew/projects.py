@@ -39,6 +39,8 @@ TASK_KEYWORD_PATTERN = re.compile(r"^[A-Za-z0-9]+( [A-Za-z0-9]+)*$")
 MIN_TASK_SECONDS, MAX_TASK_SECONDS = 30, 28_800
 MAX_TASK_SECONDS_POINT_CLOUD = point_cloud_tasks.MAX_TASK_SECONDS
 MIN_AVAILABILITY_SECONDS, MAX_AVAILABILITY_SECONDS = 60, 2_592_000
+# HIT lifetime cap for workforce kind mturk: Ground Truth's own limit for Mechanical Turk tasks (contracts 6.1).
+MTURK_MAX_LIFETIME_SECONDS = 43_200
 
 
 class _Strict(BaseModel):
@@ -379,6 +381,13 @@ class Project(_Strict):
             if limits is None or (isinstance(limits, dict) and "task_seconds" not in limits):
                 limits = {"task_seconds": point_cloud_tasks.DEFAULT_TASK_SECONDS, **(limits or {})}
             data = {"workers_per_object": point_cloud_tasks.WORKERS_PER_OBJECT, **data, "time_limits": limits}
+        workforce = data.get("workforce") if isinstance(data, dict) else None
+        point_cloud = isinstance(data, dict) and data.get("workflow") in POINT_CLOUD_WORKFLOWS  # refused later
+        if isinstance(workforce, dict) and workforce.get("kind") == "mturk" and not point_cloud:
+            limits = data.get("time_limits")
+            if limits is None or (isinstance(limits, dict) and "availability_seconds" not in limits):
+                limits = {"availability_seconds": MTURK_MAX_LIFETIME_SECONDS, **(limits or {})}
+            data = {**data, "time_limits": limits}
         return data
 
     @model_validator(mode="after")
@@ -445,6 +454,12 @@ class Project(_Strict):
             raise ValueError(
                 f"{self.workflow.value} uses Ground Truth's built-in task types (their worker UI and Lambdas); "
                 "Mechanical Turk HITs take image-classification and keypoints projects"
+            )
+        if self.time_limits.availability_seconds > MTURK_MAX_LIFETIME_SECONDS:
+            raise ValueError(
+                f"time_limits.availability_seconds {self.time_limits.availability_seconds} is longer than a HIT may "
+                f"live here ({MTURK_MAX_LIFETIME_SECONDS} s, Ground Truth's own limit for Mechanical Turk tasks): the "
+                "images on a HIT's page are presigned URLs that must outlive it"
             )
         return self
 
