@@ -21,6 +21,7 @@ from moto import mock_aws
 
 from groundcrew_local.ground_truth import GroundTruthStandIn, LambdaInvocationError, install_ground_truth
 from groundcrew_local.moto_patches import MOCK_CONFIG, install_local_patches
+from groundcrew_local.mturk import SANDBOX_BALANCE, MTurkStandIn, install_mturk, uninstall_mturk
 from groundcrew_local.stack import LambdaInvokeError, LocalStack, deploy_local_stack
 from groundcrew_local.workforce import SimulatedWorker, SimulatedWorkforce
 
@@ -39,6 +40,7 @@ class LocalEnvironment:
     ground_truth: GroundTruthStandIn
     workforce: SimulatedWorkforce
     capture_queue_url: str
+    mturk: MTurkStandIn | None = None
     captured: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -145,15 +147,25 @@ def _capture_all_events(stack: LocalStack, bus_name: str) -> str:
 
 @contextmanager
 def local_environment(
-    *, workforce: SimulatedWorkforce | None = None, parameters: dict[str, str] | None = None
+    *,
+    workforce: SimulatedWorkforce | None = None,
+    parameters: dict[str, str] | None = None,
+    mturk_balance: str = SANDBOX_BALANCE,
 ) -> Iterator[LocalEnvironment]:
+    """The stack in moto with both workforces' stand-ins answered by `workforce`; `mturk_balance` is the sandbox's."""
     install_local_patches(wait_cap_seconds=0.0)
     with mock_aws(config=MOCK_CONFIG):
         stack = deploy_local_stack(TEMPLATE, parameters={**LOCAL_PARAMETERS, **(parameters or {})}, region=REGION)
         crowd = workforce or demo_workforce()
         ground_truth = install_ground_truth(invoke_lambda=_lambda_invoker(stack), workforce=crowd)
+        mturk = install_mturk(crowd, sandbox_balance=mturk_balance)
         capture = _capture_all_events(stack, stack.outputs["EventBusName"])
-        yield LocalEnvironment(stack=stack, ground_truth=ground_truth, workforce=crowd, capture_queue_url=capture)
+        try:
+            yield LocalEnvironment(
+                stack=stack, ground_truth=ground_truth, workforce=crowd, capture_queue_url=capture, mturk=mturk
+            )
+        finally:
+            uninstall_mturk()
 
 
 def demo_workforce(seed: int = 7) -> SimulatedWorkforce:

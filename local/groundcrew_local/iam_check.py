@@ -60,6 +60,7 @@ IAM_PREFIXES: Final = {
     "cloudwatch-logs": "logs",
     "secrets-manager": "secretsmanager",
     "api-gateway": "apigateway",
+    "mturk": "mechanicalturk",  # IAM service prefix of Amazon Mechanical Turk (service authorization reference)
 }
 NO_PERMISSION_NEEDED: Final = frozenset({"sts:GetCallerIdentity"})
 

@@ -86,6 +86,8 @@ def seed_sample_world(env: LocalEnvironment) -> None:
     collected = env.stack.invoke("CollectOutputFunction", {"batch": batch, "job": job, "tracking": tracking})
     state = {"batch": batch, "job": job, "tracking": tracking, "collected": collected}
     env.stack.invoke("DecideRoundFunction", {"state": state, "round_failed": False})
+    # The same round posted as Mechanical Turk HITs, which the TrackHits and CleanUpHits samples work on.
+    env.stack.invoke("LaunchHitsFunction", {"batch": batch, "job": {**job, "workforce": "mturk"}})
 
 
 SAMPLE_LIDAR_BATCH = "lidar-20261121t120000-d4e5f6"

@@ -32,6 +32,9 @@ FUNCTION_BY_PREFIX = {
     "convert-import-batch-": "convert_import_batch",
     "finish-import-": "finish_import",
     "prepare-frames-": "prepare_frames",
+    "launch-hits-": "launch_hits",
+    "track-hits-": "track_hits",
+    "clean-up-hits-": "clean_up_hits",
 }
 EXPECTED_ERRORS = {"pre-annotation-missing-source-ref.json": "DataObjectError"}
 

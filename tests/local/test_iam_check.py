@@ -401,3 +401,8 @@ def test_an_unknown_mode_is_rejected(monkeypatch: Any) -> None:
         iam_check.mode()
     monkeypatch.delenv("GROUNDCREW_LOCAL_IAM")
     assert iam_check.mode() == iam_check.DEFAULT_MODE
+
+
+def test_mechanical_turk_calls_need_mechanicalturk_actions_on_any_resource() -> None:
+    request = FakeRequest("https://mturk-requester-sandbox.us-east-1.amazonaws.com/", b"{}")
+    assert permissions("before-send.mturk.CreateHIT", request) == [("mechanicalturk:CreateHIT", "*", {})]
