@@ -753,11 +753,14 @@ class MTurkStandIn:
             raise self._invalid_hit_state(hit, "Assignable, Unassignable, Reviewable")
         expire_at = _timestamp(params["ExpireAt"])
         now = self.now
-        if expire_at <= now:
+        # The requester's ExpireAt is wall-clock time; the simulated clock may have run ahead of it (waiting for
+        # answers), so a future ExpireAt keeps its distance from now on the simulated clock.
+        ahead = expire_at - datetime.now(UTC)
+        if ahead <= timedelta(0):
             hit.expiration = now
             hit.queued = [answer for answer in hit.queued if answer.acceptance_time <= now]  # those accepted finish
         else:
-            hit.expiration = expire_at
+            hit.expiration = now + ahead
             self._recruit(hit, hit.max_assignments - len(hit.assignments) - len(hit.queued))
         return {}
 

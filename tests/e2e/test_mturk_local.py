@@ -77,6 +77,9 @@ def test_hits_label_the_batch_like_a_ground_truth_job(careful: SimulatedWorkforc
         answers = sum(len(hit.assignments) for hit in env.mturk.hits())
         paid = Decimal("10000.00") - env.mturk.balance.sandbox
         assert paid == Decimal("0.06") * answers  # rewards plus the 20 % fee (at least $0.01 each)
+        cost = completed["detail"]["cost"]
+        assert Decimal(str(cost["spend_usd"])) + Decimal(str(cost["fees_usd"])) == paid
+        assert "requester.mturk.com/pricing" in cost["fee_rule"]
         validate_events(env.events())
 
 
@@ -106,4 +109,34 @@ def test_spam_is_rejected_with_a_reason_and_replaced() -> None:
         assert rejected and all("seconds" in (a.requester_feedback or "") for a in rejected)
         (completed,) = env.events_of("Labeling Job Completed")
         assert completed["detail"]["statistics"]["labeled"] == len(IMAGES)
+        validate_events(env.events())
+
+
+def test_hits_that_end_short_are_reported_and_nothing_is_dropped() -> None:
+    lone = crowd(SimulatedWorker("ada", accuracy=1.0, workforce_type="public"))  # two answers wanted per item
+    with local_environment(workforce=lone) as env:
+        (execution,) = run_batch(env, mturk_project())
+        assert execution["status"] == "FAILED"  # one answer never agrees with another: nothing is resolved
+        failures = [f for e in env.events_of("Annotations Consolidated") for f in e["detail"]["failures"]]
+        short = [f for f in failures if "ended with 1 of 2 answers" in f["reason"]]
+        assert {f["data_object"].rsplit("/", 1)[-1] for f in short} >= {p.name for p in IMAGES[:5]}
+        (failed,) = env.events_of("Labeling Job Failed")
+        assert "12 items, 12 unresolved" in failed["detail"]["reason"]
+        batch = failed["detail"]["batch_id"]
+        output = read(env, f"s3://{env.data_bucket}/batches/shapes/{batch}/output/output.manifest").splitlines()
+        assert len(output) == len(IMAGES)  # every item has its line, with the answer it got
+        assert env.mturk is not None and all(hit.disposed for hit in env.mturk.hits())
+        validate_events(env.events())
+
+
+def test_a_page_that_is_not_valid_xml_fails_with_the_character_and_where() -> None:
+    document = yaml.safe_load(mturk_project())
+    document["task"]["instructions"] = "Pick the shape.\x0bIgnore the colour."
+    with local_environment(workforce=crowd(SimulatedWorker("ada", workforce_type="public"))) as env:
+        (execution,) = run_batch(env, yaml.safe_dump(document).encode())
+        assert execution["status"] == "FAILED"
+        (consolidated,) = env.events_of("Annotations Consolidated")
+        reasons = {f["reason"] for f in consolidated["detail"]["failures"]}
+        assert reasons and all("U+000B" in reason and "line" in reason for reason in reasons), reasons
+        assert env.mturk is not None and not env.mturk.hits()
         validate_events(env.events())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -366,6 +367,7 @@ def finalize_batch(
             gold_answers_bought=cost.gold_answers_bought,
             answers_per_item=round(cost.item_answers_bought / statistics.items, 4) if statistics.items else 0.0,
             spend_usd=_usd(cost.spend_usd),
+            **_mturk_fees(project, cost.answers_bought),
         ).model_dump(mode="json"),
         "workers": [w.model_dump(mode="json") for w in quality[:MAX_LISTED]],
         "worker_report_uri": report.uri,
@@ -592,3 +594,17 @@ def _export(
         )
     )
     return ExportedFiles(files=result.files, train=result.train, test=result.test, excluded=result.excluded)
+
+
+def _mturk_fees(project: Project, answers: int) -> dict[str, Any]:
+    """Mechanical Turk's fees on the approved answers (HITs stay under 10 assignments, so the 20 % rate)."""
+    price = project.workforce.price_per_task_usd
+    if project.workforce.kind != "mturk" or price is None:
+        return {}
+    from groundcrew import mturk_hits
+
+    reward = Decimal(price).quantize(Decimal("0.01"))
+    paid = mturk_hits.estimate_cost(
+        items=answers, assignments_per_item=1, reward=reward, masters=project.workforce.mturk_settings.masters
+    )
+    return {"fees_usd": float(paid.fees), "fee_rule": paid.fee_rule}

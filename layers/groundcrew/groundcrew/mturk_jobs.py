@@ -291,9 +291,8 @@ def _add_assignments(mturk: MTurkClient, hit_id: str, count: int, *, token: str)
 
 
 def _reopen(mturk: MTurkClient, hit_id: str, lifetime: int, moment: datetime) -> None:
-    """An expired HIT takes no new workers: give it the round's lifetime again."""
-    expiration = mturk.get_hit(HITId=hit_id)["HIT"]["Expiration"]
-    if expiration <= moment:
+    """A HIT that ended (Reviewable: expired, or every assignment was in) takes new workers for the round's lifetime."""
+    if mturk.get_hit(HITId=hit_id)["HIT"]["HITStatus"] == "Reviewable":
         mturk.update_expiration_for_hit(HITId=hit_id, ExpireAt=moment + timedelta(seconds=lifetime))
 
 
@@ -377,24 +376,34 @@ def track_hits(
 def _poll(mturk: MTurkClient, item: ItemHit, min_seconds: float, moment: datetime) -> None:
     """Review the item's new answers; done when it has enough, or when its HIT can get no more."""
     hit_id = str(item.hit_id)
+    _review_new(mturk, item, min_seconds)
+    if len(item.answers) >= item.wanted:
+        item.done = True
+        return
+    hit = mturk.get_hit(HITId=hit_id)["HIT"]
+    # Reviewable with answers missing: it expired, or rejected answers could not be replaced (Mechanical Turk's
+    # clock decides, not ours).
+    if hit["HITStatus"] not in {"Reviewable", "Reviewing", "Disposed"} or int(hit["NumberOfAssignmentsPending"]):
+        return
+    _review_new(mturk, item, min_seconds)  # what was submitted between the listing and the status
+    if len(item.answers) >= item.wanted:
+        item.done = True
+    elif mturk.get_hit(HITId=hit_id)["HIT"]["HITStatus"] != "Assignable":  # no replacement was asked for
+        item.done = True
+        item.short = (
+            f"HIT {hit_id} ended with {len(item.answers)} of {item.wanted} answers "
+            f"({len(item.rejected)} rejected); raise the reward or the lifetime to get more"
+        )
+
+
+def _review_new(mturk: MTurkClient, item: ItemHit, min_seconds: float) -> None:
     seen = item.seen
-    for assignment in _assignments(mturk, hit_id):
+    for assignment in _assignments(mturk, str(item.hit_id)):
         if assignment["AssignmentId"] in seen or assignment["AssignmentStatus"] == "Rejected":
             continue  # reviewed already (a rejected one was replaced when it was rejected)
         if len(item.answers) >= item.wanted:
             break
         _review(mturk, item, assignment, min_seconds)
-    if len(item.answers) >= item.wanted:
-        item.done = True
-        return
-    hit = mturk.get_hit(HITId=hit_id)["HIT"]
-    pending = int(hit.get("NumberOfAssignmentsPending") or 0)
-    if hit["Expiration"] <= moment and pending == 0:
-        item.done = True
-        item.short = (
-            f"HIT {hit_id} expired with {len(item.answers)} of {item.wanted} answers "
-            f"({len(item.rejected)} rejected); raise the reward or the lifetime to get more"
-        )
 
 
 def _review(mturk: MTurkClient, item: ItemHit, assignment: dict[str, Any], min_seconds: float) -> None:
