@@ -28,7 +28,7 @@ def _local_mode() -> None:
 def _demo(args: argparse.Namespace) -> int:
     from groundcrew_local.demo import run_demo
 
-    result = run_demo(Path(args.out), sys.stdout, workflow=args.workflow)
+    result = run_demo(Path(args.out), sys.stdout, workflow=args.workflow, workforce=args.workforce)
     if not result.succeeded:
         print(f"\nthe pipeline did not complete (execution {result.execution_status})", file=sys.stderr)
         return 1
@@ -216,6 +216,12 @@ def main(argv: list[str] | None = None) -> int:
         default="image-classification",
         help="which sample to run: shapes to classify, people to pose with the COCO rig, or lidar frames to box "
         "with 3D cuboids (KITTI labels out)",
+    )
+    demo.add_argument(
+        "--workforce",
+        choices=["groundtruth", "mturk"],
+        default="groundtruth",
+        help="who answers: a Ground Truth workteam, or Mechanical Turk HITs (the stand-in of the sandbox)",
     )
     demo.set_defaults(run=_demo)
     invoke = commands.add_parser(

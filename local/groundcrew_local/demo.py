@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 from collections.abc import Callable
@@ -10,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from groundcrew.projects import MTURK_MAX_LIFETIME_SECONDS as MTURK_LIFETIME
 from groundcrew.s3_locations import S3Location
 from groundcrew_local.environment import (
     SAMPLE_DATA,
@@ -72,10 +74,33 @@ class DemoResult:
     execution_status: str
 
 
-def run_demo(out_dir: Path, stream: TextIO, workflow: str = "image-classification") -> DemoResult:
+def run_demo(
+    out_dir: Path, stream: TextIO, workflow: str = "image-classification", workforce: str = "groundtruth"
+) -> DemoResult:
     sample = sample_for(workflow)
+    if workforce == "mturk":
+        sample = on_mechanical_turk(sample)
     with local_environment(workforce=sample.workforce()) as env:
         return _run(env, sample, out_dir, stream)
+
+
+MTURK_REWARD_USD = 0.05
+
+
+def on_mechanical_turk(sample: DemoSample) -> DemoSample:
+    """The sample project with its HITs on Mechanical Turk's sandbox instead of a Ground Truth workteam."""
+    import yaml
+
+    document = yaml.safe_load(sample.document)
+    if document.get("pointcloud") is not None:
+        raise ValueError("point cloud jobs run on Ground Truth's own 3D worker UI; Mechanical Turk cannot host them")
+    document["workforce"] = {"kind": "mturk", "price_per_task_usd": MTURK_REWARD_USD}
+    limits = document.get("time_limits") or {}
+    document["time_limits"] = {
+        **limits,
+        "availability_seconds": min(limits.get("availability_seconds", MTURK_LIFETIME), MTURK_LIFETIME),
+    }
+    return dataclasses.replace(sample, document=yaml.safe_dump(document, sort_keys=False).encode())
 
 
 def _run(env: LocalEnvironment, sample: DemoSample, out_dir: Path, stream: TextIO) -> DemoResult:
@@ -230,6 +255,12 @@ def timeline(events: list[dict[str, Any]]) -> list[str]:
             )
             if d.get("gold_missing"):
                 lines.append(f"{'':<24}  gold objects missing, left out: {', '.join(d['gold_missing'])}")
+            if d.get("workforce") == "mturk":
+                estimate = d.get("estimated_cost_usd")
+                lines.append(
+                    f"{'':<24}  as Mechanical Turk HITs (sandbox), estimated ${estimate:.2f} with fees; "
+                    f"preview: {d.get('preview_url') or 'more assignments on the HITs of round 1'}"
+                )
         elif kind == "Labeling Job Progress":
             c = d["label_counters"]
             lines.append(
@@ -303,7 +334,8 @@ def summary(
         f"{'answers per item':<22}{cost['answers_per_item']:.2f} "
         f"({cost['answers_bought']} answers bought, {cost['gold_answers_bought']} of them on gold items)",
         f"{'spend':<22}{spend}"
-        + (f" at ${cost['price_per_task_usd']:.3f} per answer" if cost["price_per_task_usd"] is not None else ""),
+        + (f" at ${cost['price_per_task_usd']:.3f} per answer" if cost["price_per_task_usd"] is not None else "")
+        + (f", plus ${cost['fees_usd']:.2f} Mechanical Turk fees" if cost.get("fees_usd") is not None else ""),
         f"{'mean seconds per item':<22}{seconds} (worker time, all workers of an item summed)",
     ]
     for r in detail["consensus"]["rounds"]:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from groundcrew_local.demo import run_demo
 from groundcrew_local.environment import (
     LocalEnvironment,
     local_environment,
@@ -140,3 +143,13 @@ def test_a_page_that_is_not_valid_xml_fails_with_the_character_and_where() -> No
         assert reasons and all("U+000B" in reason and "line" in reason for reason in reasons), reasons
         assert env.mturk is not None and not env.mturk.hits()
         validate_events(env.events())
+
+
+def test_the_demo_runs_on_mechanical_turk(tmp_path: Path) -> None:
+    out = io.StringIO()
+    result = run_demo(tmp_path, out, workforce="mturk")
+    text = out.getvalue()
+    assert result.succeeded, text
+    assert "as Mechanical Turk HITs (sandbox), estimated $" in text
+    assert "Mechanical Turk fees" in text and "12 of 12 labels correct" in text
+    validate_events(result.events)
