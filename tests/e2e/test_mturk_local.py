@@ -153,3 +153,13 @@ def test_the_demo_runs_on_mechanical_turk(tmp_path: Path) -> None:
     assert "as Mechanical Turk HITs (sandbox), estimated $" in text
     assert "Mechanical Turk fees" in text and "12 of 12 labels correct" in text
     validate_events(result.events)
+
+
+def test_keypoints_run_on_mechanical_turk_with_their_adjustment_round(tmp_path: Path) -> None:
+    out = io.StringIO()
+    result = run_demo(tmp_path, out, workflow="keypoints", workforce="mturk")
+    text = out.getvalue()
+    assert result.succeeded, text
+    assert "labeled               8 (0 unresolved" in text and "round 2" in text  # flagged poses went back
+    assert "Mechanical Turk fees" in text
+    validate_events(result.events)
