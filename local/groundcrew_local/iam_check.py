@@ -754,5 +754,52 @@ def checked_request(original: Callable[..., Any], stubber: Any, event_name: str,
     if _CALLER.get() is None:
         return original(stubber, event_name, request, **kwargs)
     check_request(event_name, request)
+    function_name = _CALLER.get()
     with running_function(None):  # what moto does for this request is the service's work, not the caller's
-        return original(stubber, event_name, request, **kwargs)
+        response = original(stubber, event_name, request, **kwargs)
+    if getattr(response, "status_code", None) == 404 and event_name.endswith((".s3.GetObject", ".s3.HeadObject")):
+        _check_missing_object(function_name, event_name, request)
+    return response
+
+
+def _check_missing_object(function_name: str | None, event_name: str, request: Any) -> None:
+    """S3 tells a caller that an object does not exist (404) only if it may list the bucket; others get 403.
+
+    The GetObject context has no s3:prefix, so a ListBucket allowed only for some prefixes does not count.
+    """
+    policy = _POLICIES.get(function_name or "")
+    if policy is None or not policy.checked or mode() == "off":
+        return
+    _, service_id, operation = event_name.split(".", 2)
+    found = required_permissions(service_id, operation, request, region=policy.region, account_id=policy.account_id)
+    if not found:
+        return
+    bucket = found[0].resource.removeprefix("arn:aws:s3:::").split("/", 1)[0]
+    listing = Permission("s3:ListBucket", f"arn:aws:s3:::{bucket}")
+    decision = evaluate(policy.statements, listing)
+    if decision.allowed:
+        return
+    enforced = mode() == "enforce"
+    denial = Denial(
+        function=policy.logical_id,
+        function_name=policy.function_name,
+        operation=f"{service_id}.{operation}",
+        action=listing.action,
+        resource=found[0].resource,
+        generalised_resource=policy.generalise(found[0].resource),
+        reason=(
+            "the object does not exist, and S3 says so (404 NoSuchKey) only to callers allowed s3:ListBucket on the "
+            "bucket without a prefix condition; this function gets 403 AccessDenied instead"
+        ),
+        checked_sids=tuple(dict.fromkeys(s.sid for s in policy.statements)),
+        enforced=enforced,
+    )
+    with _LOCK:
+        if len(_DENIALS) < MAX_RECORDED_DENIALS:
+            _DENIALS.append(denial)
+    if enforced:
+        response: Any = {
+            "Error": {"Code": "AccessDenied" if operation == "GetObject" else "403", "Message": denial.message()},
+            "ResponseMetadata": {"HTTPStatusCode": 403},
+        }
+        raise ClientError(response, operation)

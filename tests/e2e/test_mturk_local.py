@@ -163,3 +163,21 @@ def test_keypoints_run_on_mechanical_turk_with_their_adjustment_round(tmp_path: 
     assert "labeled               8 (0 unresolved" in text and "round 2" in text  # flagged poses went back
     assert "Mechanical Turk fees" in text
     validate_events(result.events)
+
+
+def test_answers_that_cannot_be_read_are_rejected_and_replaced() -> None:
+    workforce = crowd(
+        SimulatedWorker("ada", accuracy=1.0, workforce_type="public"),
+        SimulatedWorker("cut", workforce_type="public", malformed_rate=1.0, malformed_kinds=("not_json",)),
+        SimulatedWorker("bo", accuracy=1.0, workforce_type="public"),
+        SimulatedWorker("cy", accuracy=1.0, workforce_type="public"),
+    )
+    with local_environment(workforce=workforce) as env:
+        (execution,) = run_batch(env, mturk_project())
+        assert execution["status"] == "SUCCEEDED", execution
+        assert env.mturk is not None
+        rejected = [a for hit in env.mturk.hits() for a in hit.assignments if a.status == "Rejected"]
+        assert rejected and all("did not contain the answer" in (a.requester_feedback or "") for a in rejected)
+        (completed,) = env.events_of("Labeling Job Completed")
+        assert completed["detail"]["statistics"]["labeled"] == len(IMAGES)
+        validate_events(env.events())

@@ -406,3 +406,24 @@ def test_an_unknown_mode_is_rejected(monkeypatch: Any) -> None:
 def test_mechanical_turk_calls_need_mechanicalturk_actions_on_any_resource() -> None:
     request = FakeRequest("https://mturk-requester-sandbox.us-east-1.amazonaws.com/", b"{}")
     assert permissions("before-send.mturk.CreateHIT", request) == [("mechanicalturk:CreateHIT", "*", {})]
+
+
+def test_a_missing_object_is_access_denied_without_unconditional_list_bucket(
+    stack: LocalStack, monkeypatch: Any
+) -> None:
+    # S3 says 404 NoSuchKey only to callers allowed to list the bucket; ListAllowed has an s3:prefix condition,
+    # which a GetObject request does not carry.
+    monkeypatch.setenv("GROUNDCREW_LOCAL_IAM", "enforce")
+    with pytest.raises(LambdaInvokeError) as raised:
+        stack.invoke("ReaderFunction", {"action": "read", "key": "allowed/missing.txt"})
+    assert "(AccessDenied)" in str(raised.value)
+    monkeypatch.setenv("GROUNDCREW_LOCAL_IAM", "record")
+    iam_check.clear_denials()
+    with pytest.raises(LambdaInvokeError):
+        stack.invoke("ReaderFunction", {"action": "read", "key": "allowed/missing.txt"})
+    (denial,) = iam_check.denials()
+    assert denial.action == "s3:ListBucket" and "(404 NoSuchKey) only to callers" in denial.reason
+    monkeypatch.setenv("GROUNDCREW_LOCAL_IAM", "off")
+    with pytest.raises(LambdaInvokeError) as raised:
+        stack.invoke("ReaderFunction", {"action": "read", "key": "allowed/missing.txt"})
+    assert "NoSuchKey" in str(raised.value)

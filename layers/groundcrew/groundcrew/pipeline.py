@@ -226,8 +226,11 @@ def prepare_job(
                 rig=poses.rig_to_dict(rig) if rig is not None else None,
             ),
         )
-        if workers is not None and policy.method is ConsensusMethod.DAWID_SKENE:
-            write_worker_priors(s3, batch.bucket, name, worker_quality.priors(workers.history(project.name).values()))
+        # Written for every job, empty unless Dawid-Skene uses them: the consolidation Lambda, which may not list
+        # the bucket, would get 403 (not 404) for a missing file.
+        weighted = workers is not None and policy.method is ConsensusMethod.DAWID_SKENE
+        history = workers.history(project.name).values() if workers is not None and weighted else ()
+        write_worker_priors(s3, batch.bucket, name, worker_quality.priors(history) if weighted else {})
     request = labeling_jobs.create_request(
         project,
         name=name,
