@@ -574,7 +574,7 @@ class GroundTruthStandIn:
         page = selected[offset : offset + size]
         result: dict[str, Any] = {"LabelingJobSummaryList": [self._summary(job) for job in page]}
         if offset + size < len(selected):
-            result["NextToken"] = _encode_token(offset + size)
+            result["NextToken"] = encode_page_token(offset + size)
         return result
 
     def stop_labeling_job(self, backend: Any, params: dict[str, Any]) -> None:
@@ -1281,18 +1281,25 @@ def _matches(job: LabelingJob, params: dict[str, Any]) -> bool:
     return not (status and job.status != status)
 
 
-def _encode_token(offset: int) -> str:
+def encode_page_token(offset: int) -> str:
+    """A NextToken of the stand-ins' list operations: the offset of the next page."""
     return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
 
 
-def _decode_token(token: str | None) -> int:
+def page_offset(token: str | None) -> int | None:
+    """The offset a NextToken names (0 without one); None for a token no list operation returned."""
     if not token:
         return 0
     try:
         offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
     except (ValueError, KeyError, TypeError):
-        raise _validation_error("Invalid pagination token: NextToken was not returned by ListLabelingJobs") from None
-    if not isinstance(offset, int) or offset < 0:
+        return None
+    return offset if isinstance(offset, int) and offset >= 0 else None
+
+
+def _decode_token(token: str | None) -> int:
+    offset = page_offset(token)
+    if offset is None:
         raise _validation_error("Invalid pagination token: NextToken was not returned by ListLabelingJobs")
     return offset
 

@@ -100,7 +100,7 @@ from moto.core.utils import get_service_model
 from moto.s3.models import s3_backends
 
 from groundcrew.mturk_hits import ENDPOINTS, assignment_fee
-from groundcrew_local.ground_truth import constraint_violations
+from groundcrew_local.ground_truth import constraint_violations, encode_page_token, page_offset
 from groundcrew_local.workforce import Fetch, SimulatedWorkforce, UnsupportedTaskPage, WorkerAnswer, crowd_elements
 
 logger = logging.getLogger(__name__)
@@ -469,18 +469,9 @@ def _timestamp(value: Any) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _encode_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
-
-
 def _decode_token(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
-    except (ValueError, KeyError, TypeError):
-        offset = None
-    if not isinstance(offset, int) or offset < 0:
+    offset = page_offset(token)
+    if offset is None:
         raise _parameter_error(f"NextToken {token!r} is not a token this operation returned")
     return offset
 
@@ -491,7 +482,7 @@ def _page(items: list[Any], params: dict[str, Any]) -> tuple[list[Any], dict[str
     page = items[offset : offset + size]
     extra: dict[str, Any] = {"NumResults": len(page)}
     if offset + size < len(items):
-        extra["NextToken"] = _encode_token(offset + size)
+        extra["NextToken"] = encode_page_token(offset + size)
     return page, extra
 
 
