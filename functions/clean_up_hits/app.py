@@ -15,9 +15,7 @@ from groundcrew.pipeline import BatchRef
 
 logger = Logger()
 s3 = boto3.client("s3")
-mturk = boto3.client(
-    "mturk", region_name=mturk_hits.REGION, endpoint_url=mturk_hits.ENDPOINTS[os.environ["MTURK_ENVIRONMENT"]]
-)
+mturk = boto3.client("mturk", **mturk_hits.client_settings(os.environ["MTURK_ENVIRONMENT"]))
 
 
 @logger.inject_lambda_context

@@ -20,7 +20,7 @@ logger = Logger()
 MTURK_ENVIRONMENT = os.environ["MTURK_ENVIRONMENT"]  # sandbox or production: the stack's MTurkEnvironment
 # Presigned URLs put the task images on the HIT's page: SigV4, which every region and SSE-KMS objects accept.
 s3 = boto3.client("s3", config=Config(signature_version="s3v4"))
-mturk = boto3.client("mturk", region_name=mturk_hits.REGION, endpoint_url=mturk_hits.ENDPOINTS[MTURK_ENVIRONMENT])
+mturk = boto3.client("mturk", **mturk_hits.client_settings(MTURK_ENVIRONMENT))
 publisher = EventPublisher(boto3.client("events"), os.environ["EVENT_BUS_NAME"])
 
 

@@ -16,9 +16,7 @@ from groundcrew.pipeline import BatchRef, PreparedJob
 
 logger = Logger()
 s3 = boto3.client("s3")
-mturk = boto3.client(
-    "mturk", region_name=mturk_hits.REGION, endpoint_url=mturk_hits.ENDPOINTS[os.environ["MTURK_ENVIRONMENT"]]
-)
+mturk = boto3.client("mturk", **mturk_hits.client_settings(os.environ["MTURK_ENVIRONMENT"]))
 publisher = EventPublisher(boto3.client("events"), os.environ["EVENT_BUS_NAME"])
 
 

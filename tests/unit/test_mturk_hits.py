@@ -472,3 +472,12 @@ def test_import_stays_light() -> None:
     code = f"import sys, groundcrew.mturk_hits; print(sorted(m for m in {heavy} if m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_client_settings_name_the_environment_endpoint_and_refuse_others() -> None:
+    assert mturk_hits.client_settings("sandbox") == {
+        "region_name": "us-east-1",
+        "endpoint_url": "https://mturk-requester-sandbox.us-east-1.amazonaws.com",
+    }
+    with pytest.raises(ValueError, match="sandbox"):
+        mturk_hits.client_settings("prod")

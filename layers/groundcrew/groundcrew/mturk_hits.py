@@ -39,6 +39,15 @@ ENDPOINTS = {
     "sandbox": "https://mturk-requester-sandbox.us-east-1.amazonaws.com",
     "production": "https://mturk-requester.us-east-1.amazonaws.com",
 }
+
+
+def client_settings(environment: str) -> dict[str, str]:
+    """boto3.client("mturk", **client_settings(env)) for the stack's MTurkEnvironment (sandbox or production)."""
+    if environment not in ENDPOINTS:
+        raise ValueError(f"MTurkEnvironment must be one of {sorted(ENDPOINTS)}, got {environment!r}")
+    return {"region_name": REGION, "endpoint_url": ENDPOINTS[environment]}
+
+
 WORKER_SITES = {
     "sandbox": "https://workersandbox.mturk.com",
     "production": "https://worker.mturk.com",
