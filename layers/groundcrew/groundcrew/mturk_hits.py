@@ -32,7 +32,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, TypedDict
 
 REGION = "us-east-1"  # MTurk's requester API exists in us-east-1 only
 ENDPOINTS = {
@@ -41,7 +41,12 @@ ENDPOINTS = {
 }
 
 
-def client_settings(environment: str) -> dict[str, str]:
+class ClientSettings(TypedDict):
+    region_name: str
+    endpoint_url: str
+
+
+def client_settings(environment: str) -> ClientSettings:
     """boto3.client("mturk", **client_settings(env)) for the stack's MTurkEnvironment (sandbox or production)."""
     if environment not in ENDPOINTS:
         raise ValueError(f"MTurkEnvironment must be one of {sorted(ENDPOINTS)}, got {environment!r}")
