@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from groundcrew.dawid_skene import fit
+from groundcrew.consensus.dawid_skene import fit
 
 Triples = tuple[np.ndarray, np.ndarray, np.ndarray]
 

@@ -17,7 +17,8 @@ import time
 import yaml
 from PIL import Image
 
-from groundcrew import importing, masks
+from groundcrew.workflows.adjustment import masks
+from groundcrew.workflows.adjustment.imports import augmented_manifests as importing
 from groundcrew_local.environment import local_environment
 
 

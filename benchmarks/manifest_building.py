@@ -18,8 +18,8 @@ from typing import Any
 
 import orjson
 
-from groundcrew.manifests import image_line, write_manifest
-from groundcrew.s3_locations import S3Location
+from groundcrew.core.manifests import image_line, write_manifest
+from groundcrew.core.s3_locations import S3Location
 
 
 class DiscardingS3:

@@ -16,8 +16,8 @@ import time
 import numpy as np
 import numpy.typing as npt
 
-from groundcrew.masks import ClassMap, encode_mask, rasterize
-from groundcrew.segmentation_import import Shape
+from groundcrew.workflows.adjustment.imports.segmentation import Shape
+from groundcrew.workflows.adjustment.masks import ClassMap, encode_mask, rasterize
 
 WIDTH, HEIGHT = 1024, 768
 

@@ -27,7 +27,7 @@ import lzf
 import numpy as np
 import numpy.typing as npt
 
-from groundcrew.point_clouds import convert
+from groundcrew.workflows.point_cloud.formats import convert
 
 REQUIRED_RATIO = 0.5
 WARM_UP = 5  # untimed repeats first: page faults of the first large allocations, cold caches

@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 import orjson
 
-from groundcrew.pipeline import BatchRef
-from groundcrew.point_cloud_batches import prepare_frames
+from groundcrew.steps.pipeline import BatchRef
+from groundcrew.workflows.point_cloud.batches import prepare_frames
 
 BUCKET = "data"
 PROJECT = "drive"

@@ -9,11 +9,17 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from groundcrew.consensus import ConsensusPolicy
-from groundcrew.consolidation import ConsolidationRequest, JobContext, JobContextReader, consolidate, read_payload
-from groundcrew.events import EventPublisher
-from groundcrew.task_config import job_name_from_arn
-from groundcrew.workflows import PolicyKind
+from groundcrew.consensus.decisions import ConsensusPolicy
+from groundcrew.core.events import EventPublisher
+from groundcrew.core.vocabulary import PolicyKind
+from groundcrew.workforces.ground_truth.consolidation import (
+    ConsolidationRequest,
+    JobContext,
+    JobContextReader,
+    consolidate,
+    read_payload,
+)
+from groundcrew.workforces.ground_truth.task_config import job_name_from_arn
 
 logger = Logger()
 s3 = boto3.client("s3")

@@ -9,9 +9,9 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from groundcrew import mturk_hits
-from groundcrew.mturk_jobs import clean_up_hits
-from groundcrew.pipeline import BatchRef
+from groundcrew.steps.pipeline import BatchRef
+from groundcrew.workforces.mturk import hits as mturk_hits
+from groundcrew.workforces.mturk.jobs import clean_up_hits
 
 logger = Logger()
 s3 = boto3.client("s3")

@@ -8,7 +8,7 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from groundcrew.pipeline import BatchRef, PreparedJob, collect_output
+from groundcrew.steps.pipeline import BatchRef, PreparedJob, collect_output
 
 logger = Logger()
 s3 = boto3.client("s3")

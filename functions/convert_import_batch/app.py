@@ -8,7 +8,7 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from groundcrew.import_runs import convert_batch
+from groundcrew.steps.imports import convert_batch
 
 logger = Logger()
 s3 = boto3.client("s3")

@@ -9,9 +9,9 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from groundcrew.batch_steps import decide_round
-from groundcrew.events import EventPublisher
-from groundcrew.worker_quality import WorkerQualityStore
+from groundcrew.consensus.worker_quality import WorkerQualityStore
+from groundcrew.core.events import EventPublisher
+from groundcrew.steps.batch_steps import decide_round
 
 logger = Logger()
 s3 = boto3.client("s3")

@@ -9,8 +9,8 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from groundcrew.events import EventPublisher
-from groundcrew.import_runs import ImportRef, finish
+from groundcrew.core.events import EventPublisher
+from groundcrew.steps.imports import ImportRef, finish
 
 logger = Logger()
 s3 = boto3.client("s3")

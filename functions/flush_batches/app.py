@@ -9,9 +9,9 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from groundcrew.batches import BatchStore
-from groundcrew.events import EventPublisher
-from groundcrew.receiving import Receiver
+from groundcrew.core.events import EventPublisher
+from groundcrew.intake.batches import BatchStore
+from groundcrew.intake.receiving import Receiver
 
 logger = Logger()
 s3 = boto3.client("s3")

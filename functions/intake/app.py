@@ -13,10 +13,10 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from groundcrew.batches import BatchStore
-from groundcrew.events import EventPublisher
-from groundcrew.intake import IncomingObject, decode_event_key
-from groundcrew.receiving import Receiver
+from groundcrew.core.events import EventPublisher
+from groundcrew.intake.batches import BatchStore
+from groundcrew.intake.receiving import Receiver
+from groundcrew.intake.rules import IncomingObject, decode_event_key
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS)

@@ -10,11 +10,11 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
-from groundcrew import mturk_hits
-from groundcrew.events import EventPublisher
-from groundcrew.mturk_jobs import launch_hits
-from groundcrew.pipeline import BatchRef, PreparedJob
-from groundcrew.s3_locations import S3Location
+from groundcrew.core.events import EventPublisher
+from groundcrew.core.s3_locations import S3Location
+from groundcrew.steps.pipeline import BatchRef, PreparedJob
+from groundcrew.workforces.mturk import hits as mturk_hits
+from groundcrew.workforces.mturk.jobs import launch_hits
 
 logger = Logger()
 MTURK_ENVIRONMENT = os.environ["MTURK_ENVIRONMENT"]  # sandbox or production: the stack's MTurkEnvironment

@@ -10,8 +10,8 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
-from groundcrew.events import EventPublisher
-from groundcrew.pipeline import BatchRef, PreparedJob, launch_job
+from groundcrew.core.events import EventPublisher
+from groundcrew.steps.pipeline import BatchRef, PreparedJob, launch_job
 
 logger = Logger()
 # One attempt per invocation: the state machine's Retry owns the backoff, so it shows in the execution history.

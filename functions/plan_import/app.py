@@ -8,7 +8,7 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from groundcrew.import_runs import ImportRef, plan
+from groundcrew.steps.imports import ImportRef, plan
 
 logger = Logger()
 s3 = boto3.client("s3")

@@ -11,10 +11,11 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger
 
-from groundcrew import image_classification, keypoints
-from groundcrew.poses import rig_from_dict
-from groundcrew.task_config import TaskConfigReader, job_name_from_arn
-from groundcrew.workflows import Workflow
+from groundcrew.core.vocabulary import Workflow
+from groundcrew.workflows.classification import task as image_classification
+from groundcrew.workflows.keypoints import task as keypoints
+from groundcrew.workflows.keypoints.poses import rig_from_dict
+from groundcrew.workforces.ground_truth.task_config import TaskConfigReader, job_name_from_arn
 
 logger = Logger()
 configs = TaskConfigReader(boto3.client("s3"), os.environ["DATA_BUCKET"])

@@ -9,9 +9,9 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from groundcrew.events import EventPublisher
-from groundcrew.pipeline import BatchRef
-from groundcrew.point_cloud_batches import prepare_frames
+from groundcrew.core.events import EventPublisher
+from groundcrew.steps.pipeline import BatchRef
+from groundcrew.workflows.point_cloud.batches import prepare_frames
 
 logger = Logger()
 s3 = boto3.client("s3")

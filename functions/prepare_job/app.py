@@ -9,10 +9,10 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from groundcrew.labeling_jobs import JobResources
-from groundcrew.pipeline import BatchRef, prepare_job
-from groundcrew.rounds import RoundPlan
-from groundcrew.worker_quality import WorkerQualityStore
+from groundcrew.consensus.rounds import RoundPlan
+from groundcrew.consensus.worker_quality import WorkerQualityStore
+from groundcrew.steps.pipeline import BatchRef, prepare_job
+from groundcrew.workforces.ground_truth.jobs import JobResources
 
 logger = Logger()
 s3 = boto3.client("s3")

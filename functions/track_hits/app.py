@@ -9,10 +9,10 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from groundcrew import mturk_hits
-from groundcrew.events import EventPublisher
-from groundcrew.mturk_jobs import track_hits
-from groundcrew.pipeline import BatchRef, PreparedJob
+from groundcrew.core.events import EventPublisher
+from groundcrew.steps.pipeline import BatchRef, PreparedJob
+from groundcrew.workforces.mturk import hits as mturk_hits
+from groundcrew.workforces.mturk.jobs import track_hits
 
 logger = Logger()
 s3 = boto3.client("s3")

@@ -9,8 +9,8 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from groundcrew.events import EventPublisher
-from groundcrew.pipeline import BatchRef, PreparedJob, track_job
+from groundcrew.core.events import EventPublisher
+from groundcrew.steps.pipeline import BatchRef, PreparedJob, track_job
 
 logger = Logger()
 sagemaker = boto3.client("sagemaker")

@@ -33,8 +33,8 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, UnidentifiedImageError
 
-from groundcrew import masks
-from groundcrew.adjustment_manifests import OBJECT_DETECTION_TYPE, SEMANTIC_SEGMENTATION_TYPE
+from groundcrew.workflows.adjustment import masks
+from groundcrew.workflows.adjustment.manifests import OBJECT_DETECTION_TYPE, SEMANTIC_SEGMENTATION_TYPE
 
 SEMANTIC_SEGMENTATION_TYPES = frozenset({"SemanticSegmentation", "AdjustmentSemanticSegmentation"})
 BOUNDING_BOX_TYPES = frozenset({"BoundingBox", "AdjustmentBoundingBox"})

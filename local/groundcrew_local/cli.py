@@ -59,8 +59,8 @@ def _invoke(args: argparse.Namespace) -> int:
 
 
 def _simulate_consensus(args: argparse.Namespace) -> int:
-    from groundcrew.consensus import ConsensusPolicy
-    from groundcrew.workflows import ConsensusMethod, PolicyKind
+    from groundcrew.consensus.decisions import ConsensusPolicy
+    from groundcrew.core.vocabulary import ConsensusMethod, PolicyKind
     from groundcrew_local.simulation import (
         BASELINE,
         DEFAULT_MAX_ROUNDS,

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from groundcrew.core.s3_locations import S3Location
 from groundcrew.projects import MTURK_MAX_LIFETIME_SECONDS as MTURK_LIFETIME
-from groundcrew.s3_locations import S3Location
 from groundcrew_local.environment import (
     SAMPLE_DATA,
     LocalEnvironment,

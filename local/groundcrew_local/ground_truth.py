@@ -96,8 +96,8 @@ from moto.sagemaker.models import sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
 from moto.utilities.utils import get_partition
 
-from groundcrew.adjustment_manifests import REF_REQUIRED
-from groundcrew.task_pages import Presign, ground_truth_liquid_environment
+from groundcrew.workflows.adjustment.manifests import REF_REQUIRED
+from groundcrew.workforces.ground_truth.task_pages import Presign, ground_truth_liquid_environment
 from groundcrew_local import built_in_tasks, point_cloud_workers
 from groundcrew_local.built_in_tasks import BuiltInTask, ObjectFailure
 from groundcrew_local.point_cloud_workers import PointCloudJob

@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from groundcrew.keypoint_checks import Finding, Rule, check_poses
-from groundcrew.poses import Pose, Rig
-from groundcrew.rigs import load_preset
+from groundcrew.workflows.keypoints.checks import Finding, Rule, check_poses
+from groundcrew.workflows.keypoints.poses import Pose, Rig
+from groundcrew.workflows.keypoints.rigs import load_preset
 
 FloatArray = npt.NDArray[np.float64]
 

@@ -99,7 +99,7 @@ from moto.core.exceptions import ServiceException
 from moto.core.utils import get_service_model
 from moto.s3.models import s3_backends
 
-from groundcrew.mturk_hits import ENDPOINTS, assignment_fee
+from groundcrew.workforces.mturk.hits import ENDPOINTS, assignment_fee
 from groundcrew_local.ground_truth import constraint_violations, encode_page_token, page_offset
 from groundcrew_local.workforce import Fetch, SimulatedWorkforce, UnsupportedTaskPage, WorkerAnswer, crowd_elements
 

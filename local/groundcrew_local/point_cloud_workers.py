@@ -35,9 +35,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from groundcrew import point_cloud_outputs as outputs
-from groundcrew.masks import ClassMap
-from groundcrew.point_cloud_preflight import FLOATS_PER_POINT
+from groundcrew.workflows.adjustment.masks import ClassMap
+from groundcrew.workflows.point_cloud import outputs
+from groundcrew.workflows.point_cloud.preflight import FLOATS_PER_POINT
 from groundcrew_local.workforce import TaskContext
 
 TASK_KINDS = {

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from groundcrew import point_clouds
+from groundcrew.workflows.point_cloud import formats as point_clouds
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

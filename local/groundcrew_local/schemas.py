@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from groundcrew.events import EVENT_MODELS, EVENT_SOURCE, EventDetail
+from groundcrew.core.events import EVENT_MODELS, EVENT_SOURCE, EventDetail
 from groundcrew.projects import project_schema
 
 REPO = Path(__file__).resolve().parents[2]

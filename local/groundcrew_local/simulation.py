@@ -23,9 +23,9 @@ import numpy as np
 import numpy.typing as npt
 import yaml
 
-from groundcrew.consensus import ConsensusPolicy, Outcome, WorkerLabel, decide, next_round_workers
+from groundcrew.consensus.decisions import ConsensusPolicy, Outcome, WorkerLabel, decide, next_round_workers
+from groundcrew.core.vocabulary import ConsensusMethod, PolicyKind
 from groundcrew.projects import Consensus
-from groundcrew.workflows import ConsensusMethod, PolicyKind
 
 BASELINE = ConsensusPolicy.fixed(3)
 DEFAULT_MAX_ROUNDS = Consensus().max_rounds  # the project document's default, so both simulate the same

@@ -16,8 +16,10 @@ from typing import Any
 
 import orjson
 
-from groundcrew import manifests, mask_preflight, point_cloud_preflight, preflight
-from groundcrew.s3_locations import S3Location
+from groundcrew.core import manifests, preflight
+from groundcrew.core.s3_locations import S3Location
+from groundcrew.workflows.adjustment import mask_preflight
+from groundcrew.workflows.point_cloud import preflight as point_cloud_preflight
 
 POINT_CLOUD_WORKFLOWS = ("pointcloud-detection", "pointcloud-tracking", "pointcloud-segmentation")
 WORKFLOWS = ("auto", "image-classification", "semantic-segmentation-adjustment", *POINT_CLOUD_WORKFLOWS)

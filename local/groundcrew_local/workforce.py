@@ -49,7 +49,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, UnidentifiedImageError
 
-from groundcrew import masks
+from groundcrew.workflows.adjustment import masks
 
 MALFORMED_KINDS = ("not_json", "unknown_label")
 UNKNOWN_LABEL = "__not-a-category__"

@@ -13,7 +13,8 @@ import pytest
 import yaml
 from PIL import Image
 
-from groundcrew import coco_export, importing, masks
+from groundcrew.workflows.adjustment import coco_export, masks
+from groundcrew.workflows.adjustment.imports import augmented_manifests as importing
 from groundcrew_local.environment import LocalEnvironment, local_environment
 from groundcrew_local.schemas import validate_events
 from groundcrew_local.workforce import SimulatedWorker, SimulatedWorkforce

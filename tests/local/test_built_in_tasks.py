@@ -18,9 +18,11 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from PIL import Image
 
-from groundcrew import adjustment_manifests, adjustment_tasks, masks
-from groundcrew.task_pages import render_task_page
-from groundcrew.workflows import Workflow
+from groundcrew.core.vocabulary import Workflow
+from groundcrew.workflows.adjustment import manifests as adjustment_manifests
+from groundcrew.workflows.adjustment import masks
+from groundcrew.workflows.adjustment import tasks as adjustment_tasks
+from groundcrew.workforces.ground_truth.task_pages import render_task_page
 from groundcrew_local.built_in_tasks import BuiltInTask, iou, palette_png
 from groundcrew_local.ground_truth import GroundTruthStandIn, install_ground_truth, uninstall_ground_truth
 from groundcrew_local.workforce import SimulatedWorker, SimulatedWorkforce, decode_shown_mask

@@ -11,7 +11,7 @@ import boto3
 from moto import mock_aws
 from PIL import Image
 
-from groundcrew.masks import ClassMap, check_mask
+from groundcrew.workflows.adjustment.masks import ClassMap, check_mask
 from groundcrew_local.cli import main
 
 

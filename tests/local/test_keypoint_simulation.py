@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from groundcrew.keypoint_checks import Rule, check_pose
-from groundcrew.poses import Pose
-from groundcrew.rigs import load_preset
+from groundcrew.workflows.keypoints.checks import Rule, check_pose
+from groundcrew.workflows.keypoints.poses import Pose
+from groundcrew.workflows.keypoints.rigs import load_preset
 from groundcrew_local.cli import main
 from groundcrew_local.keypoint_simulation import (
     COCO_PERSON_NAMES,

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from groundcrew.consensus import ConsensusPolicy
-from groundcrew.workflows import ConsensusMethod, PolicyKind
+from groundcrew.consensus.decisions import ConsensusPolicy
+from groundcrew.core.vocabulary import ConsensusMethod, PolicyKind
 from groundcrew_local.cli import main
 from groundcrew_local.simulation import (
     Population,

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from groundcrew.task_pages import render_task_page
+from groundcrew.workforces.ground_truth.task_pages import render_task_page
 from groundcrew_local.workforce import (
     ELEMENT_ANSWERERS,
     UNKNOWN_LABEL,

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from groundcrew.adjustment_manifests import (
+from groundcrew.workflows.adjustment.imports.boxes import Refusal
+from groundcrew.workflows.adjustment.manifests import (
     MAX_ATTRIBUTE_CHARS,
     MAX_LINE_CHARS,
     REF_FORBIDDEN,
@@ -16,7 +17,6 @@ from groundcrew.adjustment_manifests import (
     check_line_size,
     mask_line,
 )
-from groundcrew.box_import import Refusal
 
 # Contracts 6.1: the task types whose label attribute name must end in -ref.
 MUST_END_IN_REF = [

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from groundcrew.batches import (
+from groundcrew.intake.batches import (
     DEDUP_RETENTION_SECONDS,
     BatchItem,
     BatchStore,
@@ -19,7 +19,7 @@ from groundcrew.batches import (
     SealReason,
     new_batch_id,
 )
-from groundcrew.intake import IncomingObject
+from groundcrew.intake.rules import IncomingObject
 
 NOW = 1_700_000_000
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from groundcrew.box_import import (
+from groundcrew.workflows.adjustment.imports.boxes import (
     MAX_BOX_CATEGORIES,
     Box,
     BoxImage,

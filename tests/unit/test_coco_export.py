@@ -15,8 +15,8 @@ from PIL import Image
 from pycocotools import mask as coco_mask
 from pycocotools.coco import COCO
 
-from groundcrew import importing, masks
-from groundcrew.coco_export import (
+from groundcrew.workflows.adjustment import masks
+from groundcrew.workflows.adjustment.coco_export import (
     box_iou,
     decode_rle,
     encode_rle,
@@ -26,7 +26,8 @@ from groundcrew.coco_export import (
     relative_to,
     rle_string,
 )
-from groundcrew.segmentation_import import ImageAnnotations
+from groundcrew.workflows.adjustment.imports import augmented_manifests as importing
+from groundcrew.workflows.adjustment.imports.segmentation import ImageAnnotations
 
 # pycocotools 2.0 on numpy 2 warns about its own __array__; nothing to do with the code under test
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pycocotools.*")
@@ -523,6 +524,7 @@ def test_read_errors_of_any_kind_stay_on_their_line() -> None:
 
 
 def test_the_layer_does_not_need_pycocotools() -> None:
-    source = (Path(__file__).resolve().parents[2] / "layers/groundcrew/groundcrew/coco_export.py").read_text()
+    layer = Path(__file__).resolve().parents[2] / "layers/groundcrew/groundcrew"
+    source = (layer / "workflows/adjustment/coco_export.py").read_text()
     assert "import pycocotools" not in source
     assert "from pycocotools" not in source

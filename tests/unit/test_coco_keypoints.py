@@ -12,8 +12,8 @@ import pytest
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from groundcrew.coco_keypoints import CocoImage, from_coco, to_coco
-from groundcrew.poses import Pose, Rig, RigEdge, RigKeypoint
+from groundcrew.workflows.keypoints.coco import CocoImage, from_coco, to_coco
+from groundcrew.workflows.keypoints.poses import Pose, Rig, RigEdge, RigKeypoint
 
 SHARED_CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"  # beside the repo, like the `corpus` fixture
 

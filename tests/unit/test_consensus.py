@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from groundcrew.consensus import (
+from groundcrew.consensus.decisions import (
     ConsensusPolicy,
     ItemDecision,
     Outcome,
@@ -23,7 +23,7 @@ from groundcrew.consensus import (
     next_round_workers,
     pairwise_agreement,
 )
-from groundcrew.workflows import ConsensusMethod, PolicyKind
+from groundcrew.core.vocabulary import ConsensusMethod, PolicyKind
 
 
 def test_clear_majority_wins() -> None:

@@ -9,11 +9,11 @@ from typing import Any
 import orjson
 import pytest
 
-from groundcrew.consensus import ConsensusPolicy, WorkerPrior
-from groundcrew.consolidation import ConsolidationRequest, JobContext, consolidate, read_payload
-from groundcrew.events import AnnotationsConsolidated, ConsolidationFailure
-from groundcrew.image_classification import ELEMENT_NAME
-from groundcrew.workflows import ConsensusMethod, PolicyKind, Workflow
+from groundcrew.consensus.decisions import ConsensusPolicy, WorkerPrior
+from groundcrew.core.events import AnnotationsConsolidated, ConsolidationFailure
+from groundcrew.core.vocabulary import ConsensusMethod, PolicyKind, Workflow
+from groundcrew.workflows.classification.task import ELEMENT_NAME
+from groundcrew.workforces.ground_truth.consolidation import ConsolidationRequest, JobContext, consolidate, read_payload
 
 JOB_NAME = "gc-birds-20240506t070809-a1b2c3-r1"
 JOB_ARN = f"arn:aws:sagemaker:us-east-1:123456789012:labeling-job/{JOB_NAME}"
@@ -380,7 +380,7 @@ def skeleton_answer(worker: str, points: dict[str, tuple[int, int]], **fields: s
 
 
 def test_keypoint_submissions_are_parsed_checked_and_consolidated(s3: Any, data_bucket: str) -> None:
-    from groundcrew.rigs import load_preset
+    from groundcrew.workflows.keypoints.rigs import load_preset
 
     rig = load_preset("coco-person")
     context = JobContext(

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from groundcrew.dawid_skene import (
+from groundcrew.consensus.dawid_skene import (
     MAX_ITERATIONS,
     PRIOR_EVIDENCE_CAP,
     DawidSkeneFit,

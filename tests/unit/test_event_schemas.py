@@ -12,7 +12,7 @@ import pytest
 from botocore.stub import Stubber
 from jsonschema import Draft202012Validator
 
-from groundcrew.events import (
+from groundcrew.core.events import (
     EVENT_MODELS,
     BatchSealed,
     EventPublisher,

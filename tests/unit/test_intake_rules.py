@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from groundcrew.intake import (
+from groundcrew.intake.rules import (
     MAX_IMAGE_BYTES,
     Decision,
     Disposition,

@@ -8,9 +8,10 @@ from typing import Any
 
 from PIL import Image
 
-from groundcrew import image_headers, keypoint_batches
-from groundcrew.rigs import load_preset
-from groundcrew.rounds import LedgerEntry
+from groundcrew.consensus.rounds import LedgerEntry
+from groundcrew.core import image_headers
+from groundcrew.workflows.keypoints import batches as keypoint_batches
+from groundcrew.workflows.keypoints.rigs import load_preset
 
 RIG = load_preset("coco-person")
 STANDING = {

@@ -8,8 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from groundcrew.coco_keypoints import from_coco
-from groundcrew.keypoint_checks import (
+from groundcrew.workflows.keypoints.checks import (
     CheckSettings,
     Finding,
     Rule,
@@ -17,7 +16,8 @@ from groundcrew.keypoint_checks import (
     check_pose,
     check_poses,
 )
-from groundcrew.poses import Pose, Rig, RigBox, RigEdge, RigKeypoint
+from groundcrew.workflows.keypoints.coco import from_coco
+from groundcrew.workflows.keypoints.poses import Pose, Rig, RigBox, RigEdge, RigKeypoint
 
 SHARED_CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"  # beside the repo, like the `corpus` fixture
 

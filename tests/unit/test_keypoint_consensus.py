@@ -11,8 +11,10 @@ import numpy as np
 import orjson
 import pytest
 
-from groundcrew import keypoint_consensus, keypoints, rigs
-from groundcrew.poses import Pose, Rig, RigKeypoint
+from groundcrew.workflows.keypoints import consensus as keypoint_consensus
+from groundcrew.workflows.keypoints import rigs
+from groundcrew.workflows.keypoints import task as keypoints
+from groundcrew.workflows.keypoints.poses import Pose, Rig, RigKeypoint
 
 # The fields the crowd-2d-skeleton sample's consolidation writes per object (contracts section 9.1).
 SKELSTACK_FIELDS = {

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from groundcrew.keypoint_checks import Finding, Rule, Severity
-from groundcrew.keypoint_report import ImageDecodeError, ReportEntry, render_overlay, render_report
-from groundcrew.poses import Pose, Rig, RigEdge, RigKeypoint
+from groundcrew.workflows.keypoints.checks import Finding, Rule, Severity
+from groundcrew.workflows.keypoints.poses import Pose, Rig, RigEdge, RigKeypoint
+from groundcrew.workflows.keypoints.report import ImageDecodeError, ReportEntry, render_overlay, render_report
 
 SHARED_CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"  # beside the repo, like the `corpus` fixture
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from groundcrew.keypoint_stats import SecondsSummary, seconds_statistics
+from groundcrew.workflows.keypoints.stats import SecondsSummary, seconds_statistics
 
 
 def test_no_samples_give_no_figures() -> None:

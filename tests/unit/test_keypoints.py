@@ -13,9 +13,11 @@ from typing import Any
 
 import pytest
 
-from groundcrew import image_classification, keypoints, rigs
-from groundcrew.poses import Pose, Rig, RigEdge, RigKeypoint
-from groundcrew.task_pages import render_task_page
+from groundcrew.workflows.classification import task as image_classification
+from groundcrew.workflows.keypoints import rigs
+from groundcrew.workflows.keypoints import task as keypoints
+from groundcrew.workflows.keypoints.poses import Pose, Rig, RigEdge, RigKeypoint
+from groundcrew.workforces.ground_truth.task_pages import render_task_page
 
 COMPONENT_URL = "https://d111111abcdef8.cloudfront.net/crowd-2d-skeleton.js?v=3&build=7"
 HOSTILE = "\"'><script>alert(1)</script>{{ task.input.image_s3_uri }}{% raw %}&amp;"
@@ -74,7 +76,7 @@ def coco() -> Rig:
 def test_the_pre_annotation_path_stays_light() -> None:
     """Pre-annotation runs per task a worker opens: no pydantic, YAML, numpy, Pillow or Liquid on its import path."""
     heavy = ("pydantic", "yaml", "numpy", "PIL", "liquid")
-    probe = f"import sys, groundcrew.keypoints; print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    probe = f"import sys, groundcrew.workflows.keypoints.task; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout == "[]\n"
 
 

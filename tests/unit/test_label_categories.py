@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from groundcrew.label_categories import (
+from groundcrew.core.vocabulary import AuditMode
+from groundcrew.workflows.point_cloud.label_categories import (
     CategoryAttribute,
     CategoryProblem,
     InvalidLabelCategories,
@@ -22,7 +23,6 @@ from groundcrew.label_categories import (
     label_category_document,
     validate_label_category_document,
 )
-from groundcrew.workflows import AuditMode
 
 
 def _doc_samples() -> ModuleType:

@@ -12,8 +12,10 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from groundcrew.batches import new_batch_id
-from groundcrew.labeling_jobs import (
+from groundcrew.core.s3_locations import S3Location
+from groundcrew.intake.batches import new_batch_id
+from groundcrew.projects import Project
+from groundcrew.workforces.ground_truth.jobs import (
     GroundTruthLimitExceeded,
     GroundTruthThrottled,
     JobResources,
@@ -25,8 +27,6 @@ from groundcrew.labeling_jobs import (
     output_manifest_location,
     public_price,
 )
-from groundcrew.projects import Project
-from groundcrew.s3_locations import S3Location
 
 NAME_32 = "northern-street-signs-2024-batch"
 ACCOUNT = "123456789012"

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from groundcrew import manifests
-from groundcrew.manifests import ManifestLine, ManifestLineError, parse_lines, read_manifest, write_manifest
-from groundcrew.s3_locations import S3Location
+from groundcrew.core import manifests
+from groundcrew.core.manifests import ManifestLine, ManifestLineError, parse_lines, read_manifest, write_manifest
+from groundcrew.core.s3_locations import S3Location
 
 
 class WatchedSpool(tempfile.SpooledTemporaryFile):

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from groundcrew.masks import (
+from groundcrew.workflows.adjustment.imports.segmentation import RLE, Refusal, Shape, parse_labelme
+from groundcrew.workflows.adjustment.masks import (
     ClassMap,
     TooManyClasses,
     check_mask,
@@ -20,7 +21,6 @@ from groundcrew.masks import (
     rasterize,
     resolve_size,
 )
-from groundcrew.segmentation_import import RLE, Refusal, Shape, parse_labelme
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 CLASSES = ClassMap.from_labels(["road", "car"])

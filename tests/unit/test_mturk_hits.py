@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from groundcrew import mturk_hits
-from groundcrew.mturk_hits import (
+from groundcrew.workforces.mturk import hits as mturk_hits
+from groundcrew.workforces.mturk.hits import (
     ENDPOINTS,
     MAX_QUESTION_BYTES,
     WORKER_SITES,
@@ -469,7 +469,7 @@ def test_import_stays_light() -> None:
     import sys
 
     heavy = "('numpy', 'boto3', 'botocore')"
-    code = f"import sys, groundcrew.mturk_hits; print(sorted(m for m in {heavy} if m in sys.modules))"
+    code = f"import sys, groundcrew.workforces.mturk.hits; print(sorted(m for m in {heavy} if m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
 

@@ -11,8 +11,7 @@ import orjson
 import pytest
 from botocore.stub import Stubber
 
-from groundcrew import pipeline
-from groundcrew.events import (
+from groundcrew.core.events import (
     EventDetail,
     EventPublisher,
     JobStatistics,
@@ -22,7 +21,8 @@ from groundcrew.events import (
     LabelingJobProgress,
     PreflightFinding,
 )
-from groundcrew.labeling_jobs import GroundTruthThrottled, LabelingJobDeadlineExceeded
+from groundcrew.steps import pipeline
+from groundcrew.workforces.ground_truth.jobs import GroundTruthThrottled, LabelingJobDeadlineExceeded
 
 BUCKET = "groundcrew-data"
 BATCH_ID = "shapes-20240506t070809-a1b2c3"

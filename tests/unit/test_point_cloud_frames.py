@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from groundcrew.manifests import ManifestLine
-from groundcrew.point_cloud_frames import (
+from groundcrew.core.manifests import ManifestLine
+from groundcrew.workflows.point_cloud.frames import (
     CalibrationError,
     ConvertedFrame,
     InvalidSceneDocument,
@@ -22,7 +22,7 @@ from groundcrew.point_cloud_frames import (
     scene_frame_lines,
     scene_sequence,
 )
-from groundcrew.point_cloud_preflight import check_point_cloud_manifest
+from groundcrew.workflows.point_cloud.preflight import check_point_cloud_manifest
 
 # KITTI object benchmark training/calib/000000.txt (values as published).
 KITTI_CALIB = """\

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from groundcrew.point_cloud_outputs import (
+from groundcrew.workflows.point_cloud.outputs import (
     CameraBox,
     Cuboid,
     FrameLabels,

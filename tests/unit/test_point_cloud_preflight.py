@@ -9,9 +9,13 @@ from typing import Any
 
 import pytest
 
-from groundcrew.manifests import ManifestLine, parse_lines
-from groundcrew.point_cloud_preflight import check_frame_line, check_point_cloud_manifest, check_sequence_document
-from groundcrew.preflight import Finding, Severity
+from groundcrew.core.manifests import ManifestLine, parse_lines
+from groundcrew.core.preflight import Finding, Severity
+from groundcrew.workflows.point_cloud.preflight import (
+    check_frame_line,
+    check_point_cloud_manifest,
+    check_sequence_document,
+)
 
 # `tests` is not an importable package (no __init__.py, repo root not on sys.path): load the helper by path.
 _spec = importlib.util.spec_from_file_location("aws_doc_samples", Path(__file__).parents[1] / "aws_doc_samples.py")

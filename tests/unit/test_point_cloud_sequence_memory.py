@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from groundcrew.pipeline import BatchRef
-from groundcrew.point_cloud_batches import prepare_frames
+from groundcrew.steps.pipeline import BatchRef
+from groundcrew.workflows.point_cloud.batches import prepare_frames
 
 POINTS = 5_000
 FRAME_BYTES = POINTS * 16

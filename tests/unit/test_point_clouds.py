@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from groundcrew.point_clouds import (
+from groundcrew.workflows.point_cloud.formats import (
     SUFFIXES,
     PointCloud,
     PointCloudError,

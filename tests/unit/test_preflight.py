@@ -7,8 +7,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from groundcrew.manifests import ManifestLine, parse_lines
-from groundcrew.preflight import (
+from groundcrew.core.manifests import ManifestLine, parse_lines
+from groundcrew.core.preflight import (
     MAX_ATTRIBUTE_CHARS,
     MAX_LINE_CHARS,
     Finding,
@@ -17,7 +17,7 @@ from groundcrew.preflight import (
     check_line,
     run_preflight,
 )
-from groundcrew.s3_locations import S3Location
+from groundcrew.core.s3_locations import S3Location
 
 IMAGE = "s3://data/incoming/shapes/a.png"
 

@@ -245,7 +245,7 @@ def test_export_options_are_checked() -> None:
 
 
 def test_the_documents_defaults_are_the_engines_defaults() -> None:
-    from groundcrew.consensus import ConsensusPolicy
+    from groundcrew.consensus.decisions import ConsensusPolicy
 
     assert parse(document()).consensus_policy == ConsensusPolicy()
 

@@ -12,10 +12,10 @@ import jsonschema
 import pytest
 import yaml
 
-from groundcrew.batches import BatchStore, SealReason
-from groundcrew.events import EventPublisher
-from groundcrew.intake import IncomingObject, decode_event_key
-from groundcrew.receiving import Receiver
+from groundcrew.core.events import EventPublisher
+from groundcrew.intake.batches import BatchStore, SealReason
+from groundcrew.intake.receiving import Receiver
+from groundcrew.intake.rules import IncomingObject, decode_event_key
 
 REPO = Path(__file__).resolve().parents[2]
 DATA_BUCKET = "groundcrew-data"  # the `data_bucket` fixture

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from groundcrew import rigs
-from groundcrew.poses import Rig, RigBox, RigEdge
+from groundcrew.workflows.keypoints import rigs
+from groundcrew.workflows.keypoints.poses import Rig, RigBox, RigEdge
 
 MINIMAL = """
 name: arm
@@ -104,7 +104,7 @@ def test_vehicle_preset_is_a_mirrored_box_truck() -> None:
 
 
 def test_presets_are_exactly_the_shipped_files() -> None:
-    folder = resources.files("groundcrew").joinpath(rigs.PRESETS_FOLDER)
+    folder = resources.files("groundcrew.workflows.keypoints").joinpath(rigs.PRESETS_FOLDER)
     shipped = sorted(entry.name.removesuffix(".yaml") for entry in folder.iterdir() if entry.name.endswith(".yaml"))
     assert shipped == sorted(rigs.PRESETS)
     for name in rigs.PRESETS:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from groundcrew import rounds
-from groundcrew.batch_results import batch_decision, final_verdict, spend, worker_tallies
-from groundcrew.consensus import ConsensusPolicy, Outcome
-from groundcrew.manifests import ManifestLine
-from groundcrew.s3_locations import S3Location
-from groundcrew.workflows import ConsensusMethod, PolicyKind
+from groundcrew.consensus import rounds
+from groundcrew.consensus.batch_results import batch_decision, final_verdict, spend, worker_tallies
+from groundcrew.consensus.decisions import ConsensusPolicy, Outcome
+from groundcrew.core.manifests import ManifestLine
+from groundcrew.core.s3_locations import S3Location
+from groundcrew.core.vocabulary import ConsensusMethod, PolicyKind
 
 LABELS = ("cat", "dog")
 

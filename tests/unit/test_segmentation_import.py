@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from groundcrew.segmentation_import import (
+from groundcrew.workflows.adjustment.imports.segmentation import (
     RLE,
     decode_coco_rle_string,
     parse_coco,

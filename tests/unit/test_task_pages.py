@@ -10,7 +10,7 @@ import pytest
 from liquid import Environment
 from liquid.exceptions import LiquidError
 
-from groundcrew.task_pages import ground_truth_liquid_environment, render_task_page
+from groundcrew.workforces.ground_truth.task_pages import ground_truth_liquid_environment, render_task_page
 
 REPO = Path(__file__).resolve().parents[2]
 TRICKY = '<b>"x"&\''
@@ -91,7 +91,9 @@ def test_the_environment_is_python_liquid_2_with_ground_truth_filters() -> None:
 
 
 def test_the_apps_image_classification_template_renders_for_workers() -> None:
-    template = (REPO / "layers/groundcrew/groundcrew/templates/image_classification.liquid.html").read_text()
+    template = (
+        REPO / "layers/groundcrew/groundcrew/workflows/classification/image_classification.liquid.html"
+    ).read_text()
     page = render(
         template,
         taskObject="s3://bucket/incoming/shapes/square 02+café.png",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from groundcrew.worker_quality import MIN_GOLD_ANSWERS, WorkerHistory, WorkerQualityStore, WorkerTally, priors
+from groundcrew.consensus.worker_quality import MIN_GOLD_ANSWERS, WorkerHistory, WorkerQualityStore, WorkerTally, priors
 
 
 def store(dynamodb: Any, table: str) -> WorkerQualityStore:

@@ -8,11 +8,11 @@ from html.parser import HTMLParser
 import pytest
 from liquid.exceptions import LiquidError
 
-from groundcrew import image_classification
-from groundcrew.consensus import ConsensusPolicy
-from groundcrew.task_config import TaskConfig
-from groundcrew.task_pages import render_task_page
-from groundcrew.workflows import Workflow
+from groundcrew.consensus.decisions import ConsensusPolicy
+from groundcrew.core.vocabulary import Workflow
+from groundcrew.workflows.classification import task as image_classification
+from groundcrew.workforces.ground_truth.task_config import TaskConfig
+from groundcrew.workforces.ground_truth.task_pages import render_task_page
 
 HOSTILE = "<script>alert(\"x\")</script> & 'quotes'"
 

@@ -21,10 +21,10 @@ from pydantic import (
     model_validator,
 )
 
-from groundcrew import point_cloud_tasks
-from groundcrew.consensus import ConsensusPolicy
-from groundcrew.label_categories import PointCloudCategories
-from groundcrew.workflows import AuditMode, ConsensusMethod, PolicyKind, Workflow
+from groundcrew.consensus.decisions import ConsensusPolicy
+from groundcrew.core.vocabulary import AuditMode, ConsensusMethod, PolicyKind, Workflow
+from groundcrew.workflows.point_cloud import tasks as point_cloud_tasks
+from groundcrew.workflows.point_cloud.label_categories import PointCloudCategories
 
 PROJECTS_PREFIX = "projects/"
 INCOMING_PREFIX = "incoming/"
