@@ -32,25 +32,9 @@ from groundcrew.workflows.keypoints.rigs import load_preset
 
 FloatArray = npt.NDArray[np.float64]
 
-COCO_PERSON_NAMES = (
-    "nose",
-    "left_eye",
-    "right_eye",
-    "left_ear",
-    "right_ear",
-    "left_shoulder",
-    "right_shoulder",
-    "left_elbow",
-    "right_elbow",
-    "left_wrist",
-    "right_wrist",
-    "left_hip",
-    "right_hip",
-    "left_knee",
-    "right_knee",
-    "left_ankle",
-    "right_ankle",
-)
+# The shipped rig's keypoints, in the order the simulated people are built in (the 3D model writes its
+# joints nose, eyes, ears, then left/right pairs from the shoulders down: COCO's order).
+COCO_PERSON_NAMES = load_preset("coco-person").names
 SIDE = np.array([1.0, -1.0])  # body x is the person's left: index 0 the left side, 1 the right
 BODY_JOINT_SHARE_PLACED = 0.98
 HEIGHT_M = 1.75  # about: the model's head top above its ankles
