@@ -17,12 +17,10 @@ dominates and the ratio passes 2 although no frame is kept.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import sys
 import tempfile
 import tracemalloc
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +29,7 @@ import orjson
 
 from groundcrew.steps.pipeline import BatchRef
 from groundcrew.workflows.point_cloud.batches import prepare_frames
+from groundcrew_local.disk_s3 import DiskS3
 
 BUCKET = "data"
 PROJECT = "drive"
@@ -48,77 +47,6 @@ task:
   description: Track cars and pedestrians through the sequence
   instructions: Fit each cuboid tightly around the object's points.
 """
-
-
-class NoSuchKey(Exception):
-    pass
-
-
-class _Body:
-    def __init__(self, path: Path) -> None:
-        self._path = path
-
-    def read(self) -> bytes:
-        return self._path.read_bytes()
-
-    def iter_lines(self, keepends: bool = False) -> Iterator[bytes]:
-        with self._path.open("rb") as lines:
-            for line in lines:
-                yield line if keepends else line.rstrip(b"\r\n")
-
-    def close(self) -> None:
-        pass
-
-
-class _Paginator:
-    def __init__(self, s3: DiskS3) -> None:
-        self._s3 = s3
-
-    def paginate(self, Bucket: str, Prefix: str = "") -> Iterator[dict[str, Any]]:  # noqa: N803 (boto3 names)
-        keys = self._s3.keys(Bucket, Prefix)
-        for start in range(0, len(keys), 1000):
-            yield {"Contents": [{"Key": key} for key in keys[start : start + 1000]]}
-
-
-class DiskS3:
-    """The S3 calls prepare_frames makes, each object kept in a file so that tracemalloc does not count it."""
-
-    class exceptions:  # noqa: N801 (boto3's spelling: s3.exceptions.NoSuchKey)
-        NoSuchKey = NoSuchKey
-
-    def __init__(self, root: Path) -> None:
-        self._root = root
-
-    def _path(self, bucket: str, key: str) -> Path:
-        return self._root / bucket / key
-
-    def keys(self, bucket: str, prefix: str) -> list[str]:
-        base = self._root / bucket
-        folder = base / prefix.rpartition("/")[0]  # only the folder the prefix names is walked
-        found = (p.relative_to(base).as_posix() for p in folder.rglob("*") if p.is_file())
-        return sorted(key for key in found if key.startswith(prefix))
-
-    def put_object(self, Bucket: str, Key: str, Body: bytes, **_: Any) -> None:  # noqa: N803
-        path = self._path(Bucket, Key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(Body)
-
-    def upload_fileobj(self, Fileobj: io.IOBase, Bucket: str, Key: str, **_: Any) -> None:  # noqa: N803
-        path = self._path(Bucket, Key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("wb") as out:
-            while chunk := Fileobj.read(1 << 16):
-                out.write(chunk)
-
-    def get_object(self, Bucket: str, Key: str, **_: Any) -> dict[str, Any]:  # noqa: N803
-        path = self._path(Bucket, Key)
-        if not path.is_file():
-            raise NoSuchKey(Key)
-        return {"Body": _Body(path), "ContentLength": path.stat().st_size}
-
-    def get_paginator(self, name: str) -> _Paginator:
-        assert name == "list_objects_v2", name
-        return _Paginator(self)
 
 
 class RecordingPublisher:

@@ -1,14 +1,12 @@
 """PrepareFrames converts a tracking scene one frame at a time: peak memory does not grow with the frame count.
 
-The S3 stand-in keeps objects in files, so tracemalloc counts only what prepare_frames holds.
+The S3 stand-in (local mode's DiskS3) keeps objects in files, so tracemalloc counts only what prepare_frames holds.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import tracemalloc
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +15,7 @@ import pytest
 
 from groundcrew.steps.pipeline import BatchRef
 from groundcrew.workflows.point_cloud.batches import prepare_frames
+from groundcrew_local.disk_s3 import DiskS3
 
 POINTS = 5_000
 FRAME_BYTES = POINTS * 16
@@ -33,63 +32,6 @@ task:
   description: Track cars through the sequence
   instructions: Fit each cuboid tightly around the car's points.
 """
-
-
-class NoSuchKey(Exception):
-    pass
-
-
-class _Body:
-    def __init__(self, path: Path) -> None:
-        self._path = path
-
-    def read(self) -> bytes:
-        return self._path.read_bytes()
-
-    def iter_lines(self, keepends: bool = False) -> Iterator[bytes]:
-        with self._path.open("rb") as lines:
-            yield from lines
-
-    def close(self) -> None:
-        pass
-
-
-class DiskS3:
-    """Only the calls prepare_frames makes; every object is a file under `root`."""
-
-    class exceptions:  # noqa: N801 (boto3's spelling)
-        NoSuchKey = NoSuchKey
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def keys(self, prefix: str) -> list[str]:
-        folder = self.root / prefix.rpartition("/")[0]  # only the folder the prefix names is walked
-        found = (p.relative_to(self.root).as_posix() for p in folder.rglob("*") if p.is_file())
-        return sorted(key for key in found if key.startswith(prefix))
-
-    def put_object(self, Bucket: str, Key: str, Body: bytes, **_: Any) -> None:  # noqa: N803 (boto3 names)
-        path = self.root / Key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(Body)
-
-    def upload_fileobj(self, Fileobj: io.IOBase, Bucket: str, Key: str, **_: Any) -> None:  # noqa: N803
-        self.put_object(Bucket, Key, Fileobj.read())
-
-    def get_object(self, Bucket: str, Key: str, **_: Any) -> dict[str, Any]:  # noqa: N803
-        if not (self.root / Key).is_file():
-            raise NoSuchKey(Key)
-        return {"Body": _Body(self.root / Key)}
-
-    def get_paginator(self, name: str) -> Any:
-        assert name == "list_objects_v2"
-        s3 = self
-
-        class Paginator:
-            def paginate(self, Bucket: str, Prefix: str) -> Iterator[dict[str, Any]]:  # noqa: N803
-                yield {"Contents": [{"Key": key} for key in s3.keys(Prefix)]}
-
-        return Paginator()
 
 
 class Publisher:
@@ -130,8 +72,8 @@ def prepare_scene(root: Path, frames: int) -> tuple[int, dict[str, Any], list[An
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    (key,) = s3.keys("frames/drive/b1/sequences/")
-    return peak, json.loads((root / key).read_bytes()), publisher.events
+    (key,) = s3.keys("data", "frames/drive/b1/sequences/")
+    return peak, json.loads(s3.get_object(Bucket="data", Key=key)["Body"].read()), publisher.events
 
 
 @pytest.fixture(scope="module")
