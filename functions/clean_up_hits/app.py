@@ -9,7 +9,7 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from groundcrew.steps.pipeline import BatchRef
+from groundcrew.core.records import BatchRef
 from groundcrew.workforces.mturk import hits as mturk_hits
 from groundcrew.workforces.mturk.jobs import clean_up_hits
 

@@ -8,7 +8,8 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from groundcrew.steps.pipeline import BatchRef, PreparedJob, collect_output
+from groundcrew.core.records import BatchRef, PreparedJob
+from groundcrew.steps.pipeline import collect_output
 
 logger = Logger()
 s3 = boto3.client("s3")

@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from groundcrew.core.events import EventPublisher
 from groundcrew.intake.batches import BatchStore
-from groundcrew.intake.receiving import Receiver
+from groundcrew.steps.receive import Receiver
 
 logger = Logger()
 s3 = boto3.client("s3")

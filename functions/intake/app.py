@@ -15,8 +15,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from groundcrew.core.events import EventPublisher
 from groundcrew.intake.batches import BatchStore
-from groundcrew.intake.receiving import Receiver
 from groundcrew.intake.rules import IncomingObject, decode_event_key
+from groundcrew.steps.receive import Receiver
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS)

@@ -11,8 +11,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
 from groundcrew.core.events import EventPublisher
+from groundcrew.core.records import BatchRef, PreparedJob
 from groundcrew.core.s3_locations import S3Location
-from groundcrew.steps.pipeline import BatchRef, PreparedJob
 from groundcrew.workforces.mturk import hits as mturk_hits
 from groundcrew.workforces.mturk.jobs import launch_hits
 

@@ -11,7 +11,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
 from groundcrew.core.events import EventPublisher
-from groundcrew.steps.pipeline import BatchRef, PreparedJob, launch_job
+from groundcrew.core.records import BatchRef, PreparedJob
+from groundcrew.steps.pipeline import launch_job
 
 logger = Logger()
 # One attempt per invocation: the state machine's Retry owns the backoff, so it shows in the execution history.

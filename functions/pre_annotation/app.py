@@ -11,10 +11,8 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger
 
-from groundcrew.core.vocabulary import Workflow
-from groundcrew.workflows.classification import task as image_classification
-from groundcrew.workflows.keypoints import task as keypoints
-from groundcrew.workflows.keypoints.poses import rig_from_dict
+from groundcrew.core.errors import DataObjectError
+from groundcrew.workflows.registry import for_workflow
 from groundcrew.workforces.ground_truth.task_config import TaskConfigReader, job_name_from_arn
 
 logger = Logger()
@@ -24,11 +22,8 @@ configs = TaskConfigReader(boto3.client("s3"), os.environ["DATA_BUCKET"])
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     data_object = event.get("dataObject")
     if not isinstance(data_object, dict):
-        raise image_classification.DataObjectError("pre-annotation request has no dataObject (the manifest line)")
+        raise DataObjectError("pre-annotation request has no dataObject (the manifest line)")
     config = configs.read(job_name_from_arn(event["labelingJobArn"]))
-    if config.workflow is Workflow.KEYPOINTS and config.rig is not None:
-        task = keypoints.task_input(data_object, rig_from_dict(config.rig))
-    else:
-        task = image_classification.task_input(data_object, config)
+    task = for_workflow(config.workflow).task_input(data_object, config)
     # The documented key is isHumanAnnotationRequired (boolean); several AWS samples send a key GT ignores.
     return {"taskInput": task, "isHumanAnnotationRequired": True}

@@ -8,7 +8,8 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from groundcrew.steps.pipeline import BatchRef, run_preflight
+from groundcrew.core.records import BatchRef
+from groundcrew.steps.pipeline import run_preflight
 
 logger = Logger()
 s3 = boto3.client("s3")

@@ -10,7 +10,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from groundcrew.core.events import EventPublisher
-from groundcrew.steps.pipeline import BatchRef
+from groundcrew.core.records import BatchRef
 from groundcrew.workflows.point_cloud.batches import prepare_frames
 
 logger = Logger()

@@ -10,7 +10,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from groundcrew.core.events import EventPublisher
-from groundcrew.steps.pipeline import BatchRef, PreparedJob
+from groundcrew.core.records import BatchRef, PreparedJob
 from groundcrew.workforces.mturk import hits as mturk_hits
 from groundcrew.workforces.mturk.jobs import track_hits
 

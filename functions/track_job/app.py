@@ -10,7 +10,8 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from groundcrew.core.events import EventPublisher
-from groundcrew.steps.pipeline import BatchRef, PreparedJob, track_job
+from groundcrew.core.records import BatchRef, PreparedJob
+from groundcrew.steps.pipeline import track_job
 
 logger = Logger()
 sagemaker = boto3.client("sagemaker")

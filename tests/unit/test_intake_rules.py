@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from groundcrew.core.media import MAX_IMAGE_BYTES
 from groundcrew.intake.rules import (
-    MAX_IMAGE_BYTES,
     Decision,
     Disposition,
     IncomingObject,

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from groundcrew.workflows.classification import task as image_classification
+from groundcrew.core.errors import AnswerError, DataObjectError
 from groundcrew.workflows.keypoints import rigs
 from groundcrew.workflows.keypoints import task as keypoints
 from groundcrew.workflows.keypoints.poses import Pose, Rig, RigEdge, RigKeypoint
@@ -289,7 +289,7 @@ def test_another_attribute_can_hold_the_pre_annotation(coco: Rig) -> None:
     ],
 )
 def test_lines_the_workflow_cannot_use_are_named(coco: Rig, line: dict[str, Any], message: str) -> None:
-    with pytest.raises(image_classification.DataObjectError) as caught:
+    with pytest.raises(DataObjectError) as caught:
         keypoints.task_input(line, coco)
     assert message in str(caught.value)
 
@@ -415,7 +415,7 @@ def test_the_rendered_initial_values_come_back_as_the_original(coco: Rig) -> Non
     ],
 )
 def test_every_unusable_submission_is_refused_with_its_reason(coco: Rig, submitted: Any, message: str) -> None:
-    with pytest.raises(image_classification.AnswerError) as caught:
+    with pytest.raises(AnswerError) as caught:
         keypoints.parse_submission("w7", submitted if isinstance(submitted, str) else json.dumps(submitted), coco)
     assert message in str(caught.value)
 
@@ -423,7 +423,7 @@ def test_every_unusable_submission_is_refused_with_its_reason(coco: Rig, submitt
 @pytest.mark.parametrize("bad", ["NaN", "Infinity", "1e400"])
 def test_non_finite_coordinates_are_refused(coco: Rig, bad: str) -> None:
     updated = '[{"annotations":[{"label":"nose","x":' + bad + ',"y":2}]}]'
-    with pytest.raises(image_classification.AnswerError, match="updated_annotations is not JSON"):
+    with pytest.raises(AnswerError, match="updated_annotations is not JSON"):
         keypoints.parse_submission("w", content(updated_annotations=updated), coco)
 
 
@@ -434,5 +434,5 @@ def test_keypoint_names_alone_are_enough_to_parse_a_submission() -> None:
         ("a",),
     )
     assert answer.first_pose.points == {"a": (1.0, 2.0)}
-    with pytest.raises(image_classification.AnswerError, match="places keypoint 'nose', which the rig does not have"):
+    with pytest.raises(AnswerError, match="places keypoint 'nose', which the rig does not have"):
         keypoints.parse_submission("w", content(), ("a",))

@@ -21,6 +21,7 @@ from groundcrew.core.events import (
     LabelingJobProgress,
     PreflightFinding,
 )
+from groundcrew.core.records import BatchRef, PreparedJob
 from groundcrew.steps import pipeline
 from groundcrew.workforces.ground_truth.jobs import GroundTruthThrottled, LabelingJobDeadlineExceeded
 
@@ -44,8 +45,8 @@ class FakePublisher(EventPublisher):
         self.published.extend(details)
 
 
-def prepared_job() -> pipeline.PreparedJob:
-    return pipeline.PreparedJob(name=JOB, request={}, label_attribute_name="shapes", deadline=DEADLINE, poll_seconds=60)
+def prepared_job() -> PreparedJob:
+    return PreparedJob(name=JOB, request={}, label_attribute_name="shapes", deadline=DEADLINE, poll_seconds=60)
 
 
 def described(status: str, labeled: int = 0, unlabeled: int = 3, output: str | None = None) -> dict[str, Any]:
@@ -91,7 +92,7 @@ def track(
             stub.add_response(operation, response, expected_params={"LabelingJobName": JOB})
         try:
             result = pipeline.track_job(
-                client, publisher, pipeline.BatchRef.model_validate(BATCH), prepared_job(), previous, now=now
+                client, publisher, BatchRef.model_validate(BATCH), prepared_job(), previous, now=now
             )
         finally:
             stub.assert_no_pending_responses()
@@ -155,7 +156,7 @@ def test_failed_event_lists_the_preflight_errors_and_not_the_warnings(s3: Any, d
         Key=MANIFEST.split("/", 3)[3],
         Body=b"".join(orjson.dumps({"source-ref": ref}) + b"\n" for ref in lines),
     )
-    report = pipeline.run_preflight(s3, pipeline.BatchRef.model_validate(BATCH))
+    report = pipeline.run_preflight(s3, BatchRef.model_validate(BATCH))
     assert (report["passed"], report["lines"], report["errors"]) == (False, 4, 2)
 
     # WHEN the state machine's Catch turns it into the failure event
@@ -311,7 +312,7 @@ def test_throttled_describe_is_retryable() -> None:
     with Stubber(client) as stub:
         stub.add_client_error("describe_labeling_job", service_error_code="ThrottlingException")
         with pytest.raises(GroundTruthThrottled, match=JOB):
-            pipeline.track_job(client, FakePublisher(), pipeline.BatchRef.model_validate(BATCH), prepared_job(), None)
+            pipeline.track_job(client, FakePublisher(), BatchRef.model_validate(BATCH), prepared_job(), None)
 
 
 # -- collect_output ---------------------------------------------------------------------------------------------
@@ -344,7 +345,7 @@ def test_collect_output_summarizes_labels_and_worker_time(s3: Any, data_bucket: 
         body = {"answers": [{"workerId": "w", "timeSpentInSeconds": s} for s in seconds]}
         s3.put_object(Bucket=BUCKET, Key=f"{folder}/{object_id}/2024-05-06_07:08:09.json", Body=json.dumps(body))
 
-    collected = pipeline.collect_output(s3, pipeline.BatchRef.model_validate(BATCH), prepared_job(), OUTPUT)
+    collected = pipeline.collect_output(s3, BatchRef.model_validate(BATCH), prepared_job(), OUTPUT)
 
     assert collected == {
         "output_manifest_uri": OUTPUT,

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from groundcrew.steps.pipeline import BatchRef
+from groundcrew.core.records import BatchRef
 from groundcrew.workflows.point_cloud.batches import prepare_frames
 from groundcrew_local.disk_s3 import DiskS3
 

@@ -14,8 +14,8 @@ import yaml
 
 from groundcrew.core.events import EventPublisher
 from groundcrew.intake.batches import BatchStore, SealReason
-from groundcrew.intake.receiving import Receiver
 from groundcrew.intake.rules import IncomingObject, decode_event_key
+from groundcrew.steps.receive import Receiver
 
 REPO = Path(__file__).resolve().parents[2]
 DATA_BUCKET = "groundcrew-data"  # the `data_bucket` fixture

@@ -16,8 +16,8 @@ from typing import Any
 import orjson
 
 from groundcrew.core.manifests import ManifestLine, ManifestLineError
+from groundcrew.core.media import IMAGE_SIGNATURES, MAX_IMAGE_BYTES
 from groundcrew.core.s3_locations import InvalidS3Uri, S3Location
-from groundcrew.intake.rules import IMAGE_SIGNATURES, MAX_IMAGE_BYTES
 
 MAX_LINE_CHARS = 100_000
 MAX_ATTRIBUTE_CHARS = 20_000

@@ -1,7 +1,8 @@
-"""S3 URIs (`s3://bucket/key`) as a small value type, and the one way groundcrew writes a small object."""
+"""S3 URIs (`s3://bucket/key`) as a small value type, and the one way groundcrew writes and reads a small object."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -46,3 +47,28 @@ def put_object(s3: S3Client, location: S3Location, body: bytes, content_type: st
     s3.put_object(
         Bucket=location.bucket, Key=location.key, Body=body, ContentType=content_type, ServerSideEncryption="AES256"
     )
+
+
+def object_size_reader(s3: S3Client) -> Callable[[S3Location], int | None]:
+    """A function giving an object's size, or None when it does not exist (or may not be read)."""
+
+    def size(location: S3Location) -> int | None:
+        try:
+            return s3.head_object(Bucket=location.bucket, Key=location.key)["ContentLength"]
+        except s3.exceptions.ClientError:
+            return None
+
+    return size
+
+
+def object_reader(s3: S3Client) -> Callable[[str], bytes | None]:
+    """A function giving an s3:// object's bytes, or None when there is no such object."""
+
+    def read(uri: str) -> bytes | None:
+        location = S3Location.parse(uri)
+        try:
+            return s3.get_object(Bucket=location.bucket, Key=location.key)["Body"].read()
+        except s3.exceptions.NoSuchKey:
+            return None
+
+    return read

@@ -7,16 +7,15 @@ from enum import StrEnum
 from pathlib import PurePosixPath
 from urllib.parse import unquote_plus
 
+from groundcrew.core.media import (
+    CALIBRATION_FOLDER,
+    CAMERA_IMAGE_SUFFIXES,
+    IMAGE_SIGNATURES,
+    MAX_IMAGE_BYTES,
+    MAX_POINT_CLOUD_BYTES,
+    POINT_CLOUD_SUFFIXES,
+)
 from groundcrew.projects import IMPORTS_PREFIX, INCOMING_PREFIX, PROJECT_NAME_PATTERN
-
-# Ground Truth image tasks accept JPEG and PNG up to 40 MB (docs/ground-truth-contracts.md section 1.1).
-IMAGE_SIGNATURES: dict[str, tuple[bytes, ...]] = {
-    ".jpg": (b"\xff\xd8\xff",),
-    ".jpeg": (b"\xff\xd8\xff",),
-    ".png": (b"\x89PNG\r\n\x1a\n",),
-}
-SIGNATURE_BYTES = 8
-MAX_IMAGE_BYTES = 40 * 1024 * 1024
 
 
 class Disposition(StrEnum):
@@ -80,14 +79,6 @@ def decide(obj: IncomingObject, *, seal_marker: str) -> Decision:
             f"{name!r} is {obj.size} bytes; Ground Truth image tasks accept at most {MAX_IMAGE_BYTES} bytes",
         )
     return Decision(Disposition.LABEL)
-
-
-# A point cloud project's scene folder holds frames (the items) beside what describes them (contracts 2.1, 2.2).
-POINT_CLOUD_SUFFIXES = frozenset({".pcd", ".bin", ".ply", ".las", ".laz", ".txt", ".xyz", ".asc"})
-CAMERA_IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
-CALIBRATION_FOLDER = "calib"
-# The conversion Lambda holds one frame and its converted copy in memory.
-MAX_POINT_CLOUD_BYTES = 512 * 1024 * 1024
 
 
 def is_calibration_file(key: str) -> bool:

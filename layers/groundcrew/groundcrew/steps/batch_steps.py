@@ -19,6 +19,7 @@ from groundcrew.consensus import batch_results, rounds, worker_quality
 from groundcrew.consensus.decisions import BatchDecision, ItemDecision, Outcome, WorkerPrior, next_round_workers
 from groundcrew.consensus.worker_quality import WorkerQualityStore
 from groundcrew.core import image_headers, manifests
+from groundcrew.core.errors import cause_message
 from groundcrew.core.events import (
     MAX_LISTED,
     ConsensusReport,
@@ -37,14 +38,15 @@ from groundcrew.core.events import (
     UnresolvedItem,
     WorkerQuality,
 )
+from groundcrew.core.records import BatchRef, PreparedJob
 from groundcrew.core.s3_locations import S3Location, put_object
 from groundcrew.core.vocabulary import ConsensusMethod, Workflow
 from groundcrew.projects import Project, load_project
-from groundcrew.steps.pipeline import BatchRef, PreparedJob, cause_message, load_rig
 from groundcrew.workflows.adjustment import batches as adjustment_batches
 from groundcrew.workflows.classification import training_export
 from groundcrew.workflows.keypoints import batches as keypoint_batches
 from groundcrew.workflows.keypoints import poses
+from groundcrew.workflows.keypoints.rigs import load_rig
 from groundcrew.workforces.ground_truth import job_output
 from groundcrew.workforces.ground_truth import jobs as labeling_jobs
 

@@ -339,7 +339,7 @@ def _convert_item(
     attribute: str,
     batch_input: dict[str, Any],
 ) -> importing.ImportResult:
-    from groundcrew.steps.pipeline import project_class_map  # numpy and Pillow come with it
+    from groundcrew.workflows.adjustment.masks import project_class_map  # numpy and Pillow come with it
 
     common = {"source_uri": source_uri, "attribute": attribute, "job_name": batch_input["job_name"]}
     created = str(batch_input["created"])

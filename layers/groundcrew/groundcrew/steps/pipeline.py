@@ -8,15 +8,15 @@ and Finalize, which work on the whole batch across rounds, are in `batch_steps`.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict
 
 from groundcrew.consensus import rounds, worker_quality
 from groundcrew.consensus.worker_quality import WorkerQualityStore
 from groundcrew.core import image_headers, manifests, preflight
+from groundcrew.core.errors import cause_message
 from groundcrew.core.events import (
     MAX_LISTED,
     AdjustmentReport,
@@ -35,7 +35,8 @@ from groundcrew.core.events import (
     SecondsPerImage,
     WorkerQuality,
 )
-from groundcrew.core.s3_locations import S3Location, put_object
+from groundcrew.core.records import BatchRef, PreparedJob
+from groundcrew.core.s3_locations import S3Location, object_reader, object_size_reader, put_object
 from groundcrew.core.vocabulary import ConsensusMethod, Workflow
 from groundcrew.projects import Project, load_project
 from groundcrew.workflows.adjustment import tasks as adjustment_tasks
@@ -51,60 +52,6 @@ from groundcrew.workforces.ground_truth.task_config import TaskConfig, job_folde
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sagemaker import SageMakerClient
-
-    from groundcrew.workflows.adjustment import masks
-
-
-class BatchRef(BaseModel):
-    """The execution input written by intake when it seals a batch."""
-
-    model_config = ConfigDict(extra="ignore")
-    batch_id: str
-    project: str
-    bucket: str
-    manifest_uri: str
-    item_count: int
-    workflow: str | None = None  # the state machine prepares point cloud frames first
-    audit_source: str | None = None  # ... unless they come from an earlier job's output manifest (an audit)
-
-
-class PreparedJob(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    name: str
-    request: dict[str, Any]
-    label_attribute_name: str
-    deadline: int  # epoch seconds
-    poll_seconds: int
-    workforce: str = "groundtruth"  # mturk: the state machine runs the job as Mechanical Turk HITs
-    round: int = 1
-    item_count: int = 0  # batch items in the round
-    gold_items: int = 0
-    gold_missing: list[str] = []
-
-    @property
-    def manifest_uri(self) -> str:
-        return str(self.request["InputConfig"]["DataSource"]["S3DataSource"]["ManifestS3Uri"])
-
-
-def object_size_reader(s3: S3Client) -> Any:
-    def size(location: S3Location) -> int | None:
-        try:
-            return s3.head_object(Bucket=location.bucket, Key=location.key)["ContentLength"]
-        except s3.exceptions.ClientError:
-            return None
-
-    return size
-
-
-def object_reader(s3: S3Client) -> Callable[[str], bytes | None]:
-    def read(uri: str) -> bytes | None:
-        location = S3Location.parse(uri)
-        try:
-            return s3.get_object(Bucket=location.bucket, Key=location.key)["Body"].read()
-        except s3.exceptions.NoSuchKey:
-            return None
-
-    return read
 
 
 def run_preflight(s3: S3Client, batch: BatchRef) -> dict[str, Any]:
@@ -152,10 +99,9 @@ class _Counted:
 
 def _adjustment_findings(s3: S3Client, project: Project, manifest: S3Location) -> list[preflight.Finding]:
     """The rules that make an adjustment job show workers nothing, or the wrong classes (read in parallel)."""
-    from groundcrew.workflows.adjustment import mask_preflight
-    from groundcrew.workflows.adjustment import (
-        preflight as adjustment_preflight,  # numpy and Pillow: adjustment batches only
-    )
+    # numpy and Pillow: adjustment batches only
+    from groundcrew.workflows.adjustment import mask_preflight, masks
+    from groundcrew.workflows.adjustment import preflight as adjustment_preflight
 
     attribute = project.imported_attribute_name
     assert attribute is not None
@@ -169,7 +115,7 @@ def _adjustment_findings(s3: S3Client, project: Project, manifest: S3Location) -
 
         checks = adjustment_preflight.check_box_lines(lines, attribute, project.attribute_name, project.labels, size)
         return list(checks)
-    class_map = project_class_map(project)
+    class_map = masks.project_class_map(project)
     job_attribute = project.attribute_name
     findings = mask_preflight.check_segmentation_manifest(lines, object_reader(s3), job_attribute=job_attribute)
     findings.extend(adjustment_preflight.check_color_maps(lines, attribute, class_map.names, class_map.colors))
@@ -270,7 +216,9 @@ def _worker_page(
             f"project {project.name!r} has no keypoints.component_url and the stack has no SkeletonComponentUrl: "
             "workers would see no skeleton tool; host crowd-2d-skeleton.js and name its HTTPS URL"
         )
-    rig = load_rig(s3, bucket, options.rig)
+    from groundcrew.workflows.keypoints import rigs  # pydantic and YAML: only the keypoint workflow needs them here
+
+    rig = rigs.load_rig(s3, bucket, options.rig)
     return keypoints.ui_template(rig, url), rig.names, rig
 
 
@@ -295,18 +243,14 @@ def point_cloud_categories_document(project: Project) -> dict[str, Any]:
     )
 
 
-def project_class_map(project: Project) -> masks.ClassMap:
-    """BACKGROUND and the project's labels, in order, with their colours: what imported masks are written with."""
+def _adjustment_page(project: Project) -> str:
     from groundcrew.workflows.adjustment import masks  # numpy and Pillow: only mask work needs them
 
-    assert project.adjustment is not None  # the project model requires it for adjustment workflows
-    return masks.ClassMap.from_labels(project.labels, project.adjustment.colors)
-
-
-def _adjustment_page(project: Project) -> str:
     attribute = project.imported_attribute_name
     assert attribute is not None
-    class_map = project_class_map(project) if project.workflow is Workflow.SEMANTIC_SEGMENTATION_ADJUSTMENT else None
+    class_map = (
+        masks.project_class_map(project) if project.workflow is Workflow.SEMANTIC_SEGMENTATION_ADJUSTMENT else None
+    )
     return adjustment_tasks.ui_template(
         project.workflow,
         source_attribute=attribute,
@@ -314,19 +258,6 @@ def _adjustment_page(project: Project) -> str:
         instructions=project.task.full_instructions or project.task.instructions,
         class_map=class_map,
     )
-
-
-def load_rig(s3: S3Client, bucket: str, name: str) -> poses.Rig:
-    """A preset by name, or a rig document under rigs/ of the data bucket."""
-    from groundcrew.workflows.keypoints import rigs  # pydantic and YAML: only the keypoint workflow needs them here
-
-    if "/" not in name:
-        return rigs.load_preset(name)
-    try:
-        body = s3.get_object(Bucket=bucket, Key=name)["Body"].read()
-    except s3.exceptions.NoSuchKey:
-        raise rigs.InvalidRig(f"s3://{bucket}/{name}", [("(document)", "no such object")]) from None
-    return rigs.parse_rig(body, source=f"s3://{bucket}/{name}")
 
 
 def _round_manifest(
@@ -476,16 +407,3 @@ def failed_event(state: dict[str, Any]) -> LabelingJobFailed:
         reason=reason or error_type,
         findings=findings[:MAX_LISTED],
     )
-
-
-def cause_message(cause: Any) -> str:
-    """Lambda errors arrive as a JSON Cause with errorMessage; service errors as plain text."""
-    if not isinstance(cause, str):
-        return "" if cause is None else str(cause)
-    try:
-        parsed = orjson.loads(cause)
-    except orjson.JSONDecodeError:
-        return cause
-    if isinstance(parsed, dict) and "errorMessage" in parsed:
-        return str(parsed["errorMessage"])
-    return cause

@@ -21,6 +21,7 @@ import orjson
 
 from groundcrew.consensus import rounds
 from groundcrew.core import image_headers, manifests
+from groundcrew.core.errors import cause_message
 from groundcrew.core.events import (
     MAX_LISTED,
     AdjustmentReport,
@@ -34,10 +35,10 @@ from groundcrew.core.events import (
     TrialFinding,
 )
 from groundcrew.core.manifests import ManifestLine
-from groundcrew.core.s3_locations import S3Location, put_object
+from groundcrew.core.records import BatchRef, PreparedJob
+from groundcrew.core.s3_locations import S3Location, object_reader, put_object
 from groundcrew.core.vocabulary import Workflow
 from groundcrew.projects import Project
-from groundcrew.steps.pipeline import BatchRef, PreparedJob, cause_message, object_reader, project_class_map
 from groundcrew.workforces.ground_truth import job_output
 from groundcrew.workforces.ground_truth import jobs as labeling_jobs
 
@@ -130,7 +131,7 @@ def _check_mask_output(
         return
     # The export's reader: palette and RGB masks by colour, mode L by value, against the project's classes.
     try:
-        labels, names = coco_export.mask_labels(body, masks.internal_color_map(project_class_map(project)))
+        labels, names = coco_export.mask_labels(body, masks.internal_color_map(masks.project_class_map(project)))
     except ValueError as error:
         yield TrialFinding(item=item, rule="trial-mask-colors", message=f"output mask {uri}: {error}")
         return

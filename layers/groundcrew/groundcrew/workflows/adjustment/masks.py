@@ -15,12 +15,16 @@ import io
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 from PIL import Image, UnidentifiedImageError
 
 from groundcrew.workflows.adjustment.imports.segmentation import MAX_CLASSES, RLE, Polygon, Refusal, Shape
+
+if TYPE_CHECKING:
+    from groundcrew.projects import Project
 
 BACKGROUND = "BACKGROUND"
 BACKGROUND_COLOR = "#ffffff"
@@ -248,3 +252,9 @@ def resolve_size(
             "annotate the image itself or scale the annotations",
         )
     return actual
+
+
+def project_class_map(project: Project) -> ClassMap:
+    """BACKGROUND and the project's labels, in order, with their colours: what imported masks are written with."""
+    assert project.adjustment is not None  # the project model requires it for adjustment workflows
+    return ClassMap.from_labels(project.labels, project.adjustment.colors)

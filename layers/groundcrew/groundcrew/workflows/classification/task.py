@@ -8,18 +8,11 @@ from typing import Any
 
 import orjson
 
+from groundcrew.core.errors import AnswerError, DataObjectError
 from groundcrew.workforces.ground_truth.task_config import TaskConfig
 
 ELEMENT_NAME = "category"  # the `name` of the crowd-image-classifier in TEMPLATE_RESOURCE
 TEMPLATE_RESOURCE = "image_classification.liquid.html"
-
-
-class DataObjectError(ValueError):
-    """A manifest line the workflow cannot turn into a task."""
-
-
-class AnswerError(ValueError):
-    """A worker answer that cannot be counted; the message says why."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,8 @@ from typing import Any
 
 from groundcrew.consensus.rounds import LedgerEntry
 from groundcrew.consensus.worker_quality import WorkerTally
+from groundcrew.core.errors import AnswerError
 from groundcrew.core.image_headers import SizeReading
-from groundcrew.workflows.classification.task import AnswerError
 from groundcrew.workflows.keypoints import consensus as keypoint_consensus
 from groundcrew.workflows.keypoints import task as keypoints
 from groundcrew.workflows.keypoints.checks import Finding, Severity, check_pose

@@ -26,13 +26,16 @@ import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from importlib import resources
-from typing import Annotated, Any, NamedTuple
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, field_validator
 
 from groundcrew.projects import field_messages
 from groundcrew.workflows.keypoints.poses import Rig, RigBox, RigEdge, RigKeypoint
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 COLOR_PATTERN = re.compile(r"^#(?:[0-9A-Fa-f]{3}|[0-9A-Fa-f]{6})$")
@@ -263,6 +266,17 @@ def parse_rig(text: str | bytes, *, source: str) -> Rig:
     return rig_from_mapping(document, source=source)
 
 
+def load_rig(s3: S3Client, bucket: str, name: str) -> Rig:
+    """A preset by name, or a rig document under rigs/ of the data bucket."""
+    if "/" not in name:
+        return load_preset(name)
+    try:
+        body = s3.get_object(Bucket=bucket, Key=name)["Body"].read()
+    except s3.exceptions.NoSuchKey:
+        raise InvalidRig(f"s3://{bucket}/{name}", [RigProblem("(document)", "no such object")]) from None
+    return parse_rig(body, source=f"s3://{bucket}/{name}")
+
+
 @lru_cache(maxsize=len(PRESETS))
 def load_preset(name: str) -> Rig:
     """A rig shipped with groundcrew (see PRESETS)."""
@@ -277,6 +291,7 @@ __all__ = [
     "InvalidRig",
     "RigProblem",
     "load_preset",
+    "load_rig",
     "parse_rig",
     "rig_from_mapping",
 ]

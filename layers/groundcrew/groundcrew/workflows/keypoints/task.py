@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from groundcrew.workflows.classification.task import AnswerError, DataObjectError
+from groundcrew.core.errors import AnswerError, DataObjectError
 from groundcrew.workflows.keypoints.poses import Pose, Rig
 
 TEMPLATE_RESOURCE = "skeleton.liquid.html"
@@ -39,8 +39,6 @@ _LIQUID_OPENING = re.compile(r"\{(?=[{%#])")
 
 __all__ = [
     "ANNOTATIONS_ATTRIBUTE",
-    "AnswerError",
-    "DataObjectError",
     "SkeletonAnswer",
     "component_skeletons",
     "keypoint_id",

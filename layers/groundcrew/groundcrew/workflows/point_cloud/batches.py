@@ -38,9 +38,9 @@ from groundcrew.core.events import (
     PointCloudsPrepared,
     RoundSummary,
 )
-from groundcrew.core.s3_locations import S3Location, put_object
+from groundcrew.core.records import BatchRef
+from groundcrew.core.s3_locations import S3Location, object_reader, put_object
 from groundcrew.projects import Project, load_project
-from groundcrew.steps.pipeline import BatchRef, object_reader
 from groundcrew.workflows.adjustment.batches import built_in_final, merge_outputs, tally_output
 from groundcrew.workflows.point_cloud import formats as point_clouds
 from groundcrew.workflows.point_cloud import frames as point_cloud_frames

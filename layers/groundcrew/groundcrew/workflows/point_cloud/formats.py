@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from groundcrew.intake.rules import POINT_CLOUD_SUFFIXES
+from groundcrew.core.media import POINT_CLOUD_SUFFIXES
 from groundcrew.workflows.point_cloud.preflight import FLOATS_PER_POINT
 
 MAX_POINTS = 1_000_000  # above this Ground Truth may not render the frame

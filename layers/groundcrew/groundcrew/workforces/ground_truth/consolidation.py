@@ -15,15 +15,14 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from groundcrew.consensus.decisions import ConsensusPolicy, Outcome, WorkerLabel, WorkerPrior, decide
+from groundcrew.consensus.decisions import ConsensusPolicy, WorkerPrior
 from groundcrew.consensus.rounds import read_carried_answers
+from groundcrew.core.errors import AnswerError
 from groundcrew.core.events import MAX_LISTED, AnnotationsConsolidated, ConsolidationFailure
 from groundcrew.core.s3_locations import S3Location, put_object
 from groundcrew.core.vocabulary import Workflow
-from groundcrew.workflows.classification import task as image_classification
-from groundcrew.workflows.keypoints import task as keypoints
 from groundcrew.workflows.keypoints.poses import Rig, rig_from_dict
-from groundcrew.workflows.keypoints.task import SkeletonAnswer
+from groundcrew.workflows.registry import DEFAULT_WORKFLOW, for_workflow
 from groundcrew.workforces.ground_truth.task_config import TaskConfigReader, job_name_from_arn, worker_priors_location
 
 if TYPE_CHECKING:
@@ -86,13 +85,13 @@ def _annotation_content(s3: S3Client, data: dict[str, Any]) -> str | dict[str, A
     if "content" in data:
         content = data["content"]
         if not isinstance(content, str | dict):
-            raise image_classification.AnswerError("annotationData.content must be a JSON string")
+            raise AnswerError("annotationData.content must be a JSON string")
         return content
     uri = data.get("s3Uri") or data.get("s3uri")
     if isinstance(uri, str):
         location = S3Location.parse(uri)
         return s3.get_object(Bucket=location.bucket, Key=location.key)["Body"].read().decode()
-    raise image_classification.AnswerError("annotationData has neither content nor s3Uri")
+    raise AnswerError("annotationData has neither content nor s3Uri")
 
 
 def _data_object_text(data_object: dict[str, Any]) -> str | None:
@@ -109,7 +108,7 @@ class JobContext:
     round: int = 1
     carried: Mapping[str, Sequence[Mapping[str, Any]]] = field(default_factory=dict)  # item -> earlier answers
     priors: Mapping[str, WorkerPrior] = field(default_factory=dict)
-    workflow: Workflow = Workflow.IMAGE_CLASSIFICATION
+    workflow: Workflow = DEFAULT_WORKFLOW
     rig: Rig | None = None  # keypoints
 
 
@@ -120,14 +119,15 @@ def _item_key(data_object: dict[str, Any]) -> str | None:
 
 
 @dataclass(slots=True)
-class _Item:
-    """One payload object: its answers (earlier rounds' first), the rejected ones, and the parsed poses."""
+class PayloadItem:
+    """One payload object: its answers (earlier rounds' first), the rejected ones, and this round's answers as the
+    workflow parsed them (labels, poses) for its consolidation."""
 
     entry: DataObjectAnnotations
     key: str
     answers: list[dict[str, Any]]
     rejected: list[dict[str, Any]]
-    skeletons: list[SkeletonAnswer] = field(default_factory=list)
+    parsed: list[Any] = field(default_factory=list)
 
 
 def consolidate(
@@ -140,10 +140,7 @@ def consolidate(
     """
     failures: list[ConsolidationFailure] = []
     items = _parse_payload(s3, payload, context, failures)
-    if context.workflow is Workflow.KEYPOINTS:
-        response, labeled = _keypoint_labels(items, context, request.labelAttributeName, failures)
-    else:
-        response, labeled = _classification_labels(items, context, request.labelAttributeName, failures)
+    response, labeled = for_workflow(context.workflow).label_items(items, context, request.labelAttributeName, failures)
     summary = AnnotationsConsolidated(
         labeling_job_name=job_name_from_arn(request.labelingJobArn),
         objects=len(payload),
@@ -157,10 +154,10 @@ def consolidate(
 
 def _parse_payload(
     s3: S3Client, payload: list[Any], context: JobContext, failures: list[ConsolidationFailure]
-) -> list[_Item]:
+) -> list[PayloadItem]:
     """Every well-formed object with its usable answers; the rest become failures or rejected answers, with why."""
-    keypoint_rig = context.rig if context.workflow is Workflow.KEYPOINTS else None
-    items: list[_Item] = []
+    plugin = for_workflow(context.workflow)
+    items: list[PayloadItem] = []
     for index, raw in enumerate(payload):
         try:
             entry = DataObjectAnnotations.model_validate(raw)
@@ -180,7 +177,7 @@ def _parse_payload(
         key = _item_key(entry.dataObject) or f"dataset-object-{entry.datasetObjectId}"
         earlier = [dict(a) for a in context.carried.get(key, ())]
         answered_before = {str(a.get("worker_id")): int(a.get("round", 0)) for a in earlier}
-        item = _Item(entry, key, earlier, [])
+        item = PayloadItem(entry, key, earlier, [])
         seen_workers: set[str] = set()
         for annotation in entry.annotations:
             worker = annotation.workerId
@@ -195,97 +192,22 @@ def _parse_payload(
                 continue
             try:
                 content = _annotation_content(s3, annotation.annotationData)
-                if keypoint_rig is not None:
-                    skeleton = keypoints.parse_submission(worker, content, keypoint_rig)
-                    item.skeletons.append(skeleton)
-                    # The submission itself is kept: later steps rebuild the consensus from it.
-                    submitted = orjson.loads(content) if isinstance(content, str) else content
-                    answer = {"worker_id": worker, "content": submitted, "seconds": skeleton.seconds}
-                else:
-                    label = image_classification.parse_answer(worker, content, context.labels).label
-                    answer = {"worker_id": worker, "label": label}
-            except image_classification.AnswerError as error:
+                answer, parsed = plugin.read_answer(worker, content, context)
+            except AnswerError as error:
                 item.rejected.append({"worker_id": worker, "reason": str(error), "round": context.round})
                 continue
             seen_workers.add(worker)
+            item.parsed.append(parsed)
             item.answers.append({**answer, "round": context.round})
         items.append(item)
     return items
 
 
-def _no_answer_reason(item: _Item) -> str:
+def no_answer_reason(item: PayloadItem) -> str:
     return "no valid answer: " + ("; ".join(str(r["reason"]) for r in item.rejected) or "no worker answered")
 
 
-def _classification_labels(
-    items: list[_Item], context: JobContext, attribute: str, failures: list[ConsolidationFailure]
-) -> tuple[list[dict[str, Any]], int]:
-    labels = context.labels
-    decision = decide(
-        {item.key: [WorkerLabel(str(a["worker_id"]), str(a["label"])) for a in item.answers] for item in items},
-        labels,
-        context.policy,
-        bought={item.key: len(item.answers) + len(item.rejected) for item in items},
-        priors=context.priors,
-    )
-    response: list[dict[str, Any]] = []
-    labeled = 0
-    for item in items:
-        verdict = decision.items[item.key]
-        value: dict[str, Any] = {
-            "label": verdict.label,
-            "class_id": labels.index(verdict.label) if verdict.label is not None else None,
-            "status": verdict.outcome.value,
-            "confidence": verdict.confidence,
-            "agreement": verdict.agreement,
-            "votes": verdict.votes,
-            "answers": item.answers,
-            "rejected_answers": item.rejected,
-            "round": context.round,
-        }
-        if verdict.outcome is Outcome.CONSOLIDATED:
-            labeled += 1
-        else:
-            reason = verdict.reason or verdict.outcome.value
-            if verdict.outcome is Outcome.NO_VALID_ANSWERS:
-                reason = _no_answer_reason(item)
-            value["reason"] = reason
-            if verdict.more_answers:
-                value["more_answers"] = verdict.more_answers  # the policy wants another round for this item
-            failures.append(_failure(item, reason))
-        response.append(_response_entry(item, attribute, value))
-    return response, labeled
-
-
-def _keypoint_labels(
-    items: list[_Item], context: JobContext, attribute: str, failures: list[ConsolidationFailure]
-) -> tuple[list[dict[str, Any]], int]:
-    """Flips corrected and a per-keypoint median over this round's workers (contracts section 9.1 fields)."""
-    from groundcrew.workflows.keypoints import consensus as keypoint_consensus  # numpy: only keypoint jobs pay for it
-
-    assert context.rig is not None
-    response: list[dict[str, Any]] = []
-    labeled = 0
-    for item in items:
-        if not item.skeletons:
-            reason = _no_answer_reason(item)
-            value: dict[str, Any] = {"status": Outcome.NO_VALID_ANSWERS.value, "reason": reason}
-            failures.append(_failure(item, reason))
-        else:
-            consensus = keypoint_consensus.consolidate_poses(item.skeletons, context.rig, image_size=None)
-            value = keypoint_consensus.label_results(
-                consensus,
-                dataset_object_id=item.entry.datasetObjectId,
-                data_object_s3_uri=item.entry.dataObject.get("s3Uri"),
-            )
-            value["status"] = Outcome.CONSOLIDATED.value
-            labeled += 1
-        value.update({"answers": item.answers, "rejected_answers": item.rejected, "round": context.round})
-        response.append(_response_entry(item, attribute, value))
-    return response, labeled
-
-
-def _failure(item: _Item, reason: str) -> ConsolidationFailure:
+def failure(item: PayloadItem, reason: str) -> ConsolidationFailure:
     return ConsolidationFailure(
         dataset_object_id=item.entry.datasetObjectId,
         data_object=_data_object_text(item.entry.dataObject),
@@ -293,7 +215,7 @@ def _failure(item: _Item, reason: str) -> ConsolidationFailure:
     )
 
 
-def _response_entry(item: _Item, attribute: str, value: dict[str, Any]) -> dict[str, Any]:
+def response_entry(item: PayloadItem, attribute: str, value: dict[str, Any]) -> dict[str, Any]:
     return {"datasetObjectId": item.entry.datasetObjectId, "consolidatedAnnotation": {"content": {attribute: value}}}
 
 

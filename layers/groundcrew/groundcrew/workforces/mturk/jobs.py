@@ -46,6 +46,7 @@ from botocore.exceptions import ClientError
 
 from groundcrew.consensus import rounds
 from groundcrew.core import manifests
+from groundcrew.core.errors import DataObjectError
 from groundcrew.core.events import (
     MAX_LISTED,
     AnnotationsConsolidated,
@@ -55,13 +56,10 @@ from groundcrew.core.events import (
     LabelingJobProgress,
     LabelingJobStarted,
 )
+from groundcrew.core.records import BatchRef, PreparedJob
 from groundcrew.core.s3_locations import S3Location, put_object
-from groundcrew.core.vocabulary import Workflow
 from groundcrew.projects import Project, load_project
-from groundcrew.steps.pipeline import BatchRef, PreparedJob
-from groundcrew.workflows.classification import task as image_classification
-from groundcrew.workflows.keypoints import task as keypoints
-from groundcrew.workflows.keypoints.poses import rig_from_dict
+from groundcrew.workflows.registry import for_workflow
 from groundcrew.workforces.ground_truth import consolidation
 from groundcrew.workforces.ground_truth.task_config import TaskConfig, TaskConfigReader, job_folder
 from groundcrew.workforces.mturk import hits as mturk_hits
@@ -172,7 +170,7 @@ def launch_hits(
             question = mturk_hits.html_question(
                 template.render(task={"input": _task_input(line, config)}), frame_height=settings.frame_height
             )
-        except (mturk_hits.InvalidQuestion, image_classification.DataObjectError, ValueError) as error:
+        except (mturk_hits.InvalidQuestion, DataObjectError, ValueError) as error:
             item.failure = f"the task page could not be posted: {error}"
             continue
         earlier = register.get(rounds.item_key(line) or "")
@@ -234,9 +232,7 @@ def _reward(project: Project) -> Decimal:
 
 def _task_input(line: dict[str, Any], config: TaskConfig) -> dict[str, Any]:
     """What our pre-annotation Lambda gives Ground Truth for this line."""
-    if config.workflow is Workflow.KEYPOINTS and config.rig is not None:
-        return keypoints.task_input(line, rig_from_dict(config.rig))
-    return image_classification.task_input(line, config)
+    return for_workflow(config.workflow).task_input(line, config)
 
 
 def _token(job_name: str, index: int, purpose: str) -> str:

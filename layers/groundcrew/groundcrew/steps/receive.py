@@ -20,10 +20,10 @@ from groundcrew.core.events import (
     ObjectsReceived,
     RejectedField,
 )
+from groundcrew.core.media import SIGNATURE_BYTES
 from groundcrew.core.s3_locations import S3Location
 from groundcrew.intake.batches import BatchStore, OpenBatch, RecordOutcome, SealedBatch, SealReason
 from groundcrew.intake.rules import (
-    SIGNATURE_BYTES,
     Decision,
     Disposition,
     IncomingObject,

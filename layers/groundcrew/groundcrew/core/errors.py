@@ -1,0 +1,28 @@
+"""Errors every workflow raises the same way, and how a caught error reads once Step Functions has carried it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+
+class DataObjectError(ValueError):
+    """A manifest line the workflow cannot turn into a task."""
+
+
+class AnswerError(ValueError):
+    """A worker answer that cannot be counted; the message says why."""
+
+
+def cause_message(cause: Any) -> str:
+    """Lambda errors arrive as a JSON Cause with errorMessage; service errors as plain text."""
+    if not isinstance(cause, str):
+        return "" if cause is None else str(cause)
+    try:
+        parsed = orjson.loads(cause)
+    except orjson.JSONDecodeError:
+        return cause
+    if isinstance(parsed, dict) and "errorMessage" in parsed:
+        return str(parsed["errorMessage"])
+    return cause
