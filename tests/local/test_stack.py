@@ -423,6 +423,47 @@ Resources:
     assert stack.skipped == {"Echo.Layers[1]": "external layer not emulated (not on sys.path)"}
 
 
+def test_a_function_without_its_own_handler_gets_the_globals_one(fresh_aws: None, tmp_path: Path) -> None:
+    # template.yaml names `Handler: app.lambda_handler` once, in Globals: every function relies on this.
+    path = write_template(
+        tmp_path,
+        f"""
+Globals:
+  Function:
+    Handler: app.lambda_handler
+    Runtime: python3.11
+Resources:
+  Layer:
+    Type: AWS::Serverless::LayerVersion
+    Properties: {{ContentUri: {FIXTURES / "layers" / "fixturelib"}}}
+    Metadata: {{BuildMethod: python3.11}}
+  FromGlobals:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: {FIXTURES / "functions" / "echo"}
+      Layers: [!Ref Layer]
+  OwnHandler:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: {FIXTURES / "functions" / "echo"}
+      Handler: app.no_such_handler
+      Layers: [!Ref Layer]
+""",
+    )
+    stack = deploy_local_stack(path)
+    lambdas = client("lambda")
+    assert lambdas.get_function_configuration(FunctionName=stack.function_names["FromGlobals"])["Handler"] == (
+        "app.lambda_handler"
+    )
+    assert stack.invoke("FromGlobals", {"n": 1})["event"] == {"n": 1}
+    assert lambdas.get_function_configuration(FunctionName=stack.function_names["OwnHandler"])["Handler"] == (
+        "app.no_such_handler"
+    )  # the resource's own Handler wins
+    with pytest.raises(LambdaInvokeError) as caught:
+        stack.invoke("OwnHandler", {})
+    assert caught.value.error_type == "Runtime.HandlerNotFound"
+
+
 def test_deploy_outside_mock_aws_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with pytest.raises(StackError, match="inside mock_aws"):
