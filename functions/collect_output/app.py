@@ -9,7 +9,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from groundcrew.core.records import BatchRef, PreparedJob
-from groundcrew.steps.pipeline import collect_output
+from groundcrew.steps.collect import collect_output
 
 logger = Logger()
 s3 = boto3.client("s3")

@@ -12,7 +12,7 @@ from botocore.config import Config
 
 from groundcrew.core.events import EventPublisher
 from groundcrew.core.records import BatchRef, PreparedJob
-from groundcrew.steps.pipeline import launch_job
+from groundcrew.steps.launch import launch_job
 
 logger = Logger()
 # One attempt per invocation: the state machine's Retry owns the backoff, so it shows in the execution history.

@@ -9,7 +9,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from groundcrew.core.records import BatchRef
-from groundcrew.steps.pipeline import run_preflight
+from groundcrew.steps.preflight import run_preflight
 
 logger = Logger()
 s3 = boto3.client("s3")

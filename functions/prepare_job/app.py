@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from groundcrew.consensus.rounds import RoundPlan
 from groundcrew.consensus.worker_quality import WorkerQualityStore
 from groundcrew.core.records import BatchRef
-from groundcrew.steps.pipeline import prepare_job
+from groundcrew.steps.prepare import prepare_job
 from groundcrew.workforces.ground_truth.jobs import JobResources
 
 logger = Logger()

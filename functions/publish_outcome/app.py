@@ -10,7 +10,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from groundcrew.core.events import EventDetail, EventPublisher
-from groundcrew.steps.pipeline import completed_event, failed_event
+from groundcrew.steps.publish import completed_event, failed_event
 
 logger = Logger()
 publisher = EventPublisher(boto3.client("events"), os.environ["EVENT_BUS_NAME"])

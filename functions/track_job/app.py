@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from groundcrew.core.events import EventPublisher
 from groundcrew.core.records import BatchRef, PreparedJob
-from groundcrew.steps.pipeline import track_job
+from groundcrew.steps.track import track_job
 
 logger = Logger()
 sagemaker = boto3.client("sagemaker")

@@ -22,7 +22,10 @@ from groundcrew.core.events import (
     PreflightFinding,
 )
 from groundcrew.core.records import BatchRef, PreparedJob
-from groundcrew.steps import pipeline
+from groundcrew.steps.collect import collect_output
+from groundcrew.steps.preflight import run_preflight
+from groundcrew.steps.publish import completed_event, failed_event
+from groundcrew.steps.track import track_job
 from groundcrew.workforces.ground_truth.jobs import GroundTruthThrottled, LabelingJobDeadlineExceeded
 
 BUCKET = "groundcrew-data"
@@ -91,9 +94,7 @@ def track(
         for operation, response in responses:
             stub.add_response(operation, response, expected_params={"LabelingJobName": JOB})
         try:
-            result = pipeline.track_job(
-                client, publisher, BatchRef.model_validate(BATCH), prepared_job(), previous, now=now
-            )
+            result = track_job(client, publisher, BatchRef.model_validate(BATCH), prepared_job(), previous, now=now)
         finally:
             stub.assert_no_pending_responses()
     return result, publisher.published
@@ -111,7 +112,7 @@ def test_failed_event_reads_the_error_message_of_a_lambda_cause() -> None:
     )
     state = {"batch": BATCH, "failed_stage": "Prepare", "error": {"Error": "ProjectNotFound", "Cause": cause}}
 
-    assert pipeline.failed_event(state) == LabelingJobFailed(
+    assert failed_event(state) == LabelingJobFailed(
         project="shapes",
         batch_id=BATCH_ID,
         stage="Prepare",
@@ -130,20 +131,20 @@ def test_failed_event_keeps_a_plain_text_cause_and_names_the_job() -> None:
         "error": {"Error": "States.Timeout", "Cause": "The task timed out after 3600 seconds."},
     }
 
-    event = pipeline.failed_event(state)
+    event = failed_event(state)
 
     assert (event.stage, event.labeling_job_name, event.error) == ("Track", JOB, "States.Timeout")
     assert event.reason == "The task timed out after 3600 seconds."
 
 
 def test_failed_event_without_cause_or_stage_still_says_something() -> None:
-    event = pipeline.failed_event({"batch": BATCH, "error": {"Error": "States.Runtime"}})
+    event = failed_event({"batch": BATCH, "error": {"Error": "States.Runtime"}})
     assert (event.stage, event.error, event.reason) == ("Unknown", "States.Runtime", "States.Runtime")
 
 
 def test_failed_event_for_json_cause_without_error_message_keeps_the_text() -> None:
     cause = '{"Code": "ValidationException"}'
-    event = pipeline.failed_event({"batch": BATCH, "failed_stage": "Launch", "error": {"Error": "X", "Cause": cause}})
+    event = failed_event({"batch": BATCH, "failed_stage": "Launch", "error": {"Error": "X", "Cause": cause}})
     assert event.reason == cause
 
 
@@ -156,11 +157,11 @@ def test_failed_event_lists_the_preflight_errors_and_not_the_warnings(s3: Any, d
         Key=MANIFEST.split("/", 3)[3],
         Body=b"".join(orjson.dumps({"source-ref": ref}) + b"\n" for ref in lines),
     )
-    report = pipeline.run_preflight(s3, BatchRef.model_validate(BATCH))
+    report = run_preflight(s3, BatchRef.model_validate(BATCH))
     assert (report["passed"], report["lines"], report["errors"]) == (False, 4, 2)
 
     # WHEN the state machine's Catch turns it into the failure event
-    event = pipeline.failed_event(
+    event = failed_event(
         {
             "batch": BATCH,
             "failed_stage": "Preflight",
@@ -231,7 +232,7 @@ def test_completed_event_comes_from_the_finalize_step() -> None:
         "export": None,
     }
 
-    event = pipeline.completed_event({"batch": BATCH, "job": {"name": f"gc-{BATCH_ID}-r2"}, "final": final})
+    event = completed_event({"batch": BATCH, "job": {"name": f"gc-{BATCH_ID}-r2"}, "final": final})
 
     assert isinstance(event, LabelingJobCompleted)
     assert event.labeling_job_name == f"gc-{BATCH_ID}-r2"
@@ -312,7 +313,7 @@ def test_throttled_describe_is_retryable() -> None:
     with Stubber(client) as stub:
         stub.add_client_error("describe_labeling_job", service_error_code="ThrottlingException")
         with pytest.raises(GroundTruthThrottled, match=JOB):
-            pipeline.track_job(client, FakePublisher(), BatchRef.model_validate(BATCH), prepared_job(), None)
+            track_job(client, FakePublisher(), BatchRef.model_validate(BATCH), prepared_job(), None)
 
 
 # -- collect_output ---------------------------------------------------------------------------------------------
@@ -345,7 +346,7 @@ def test_collect_output_summarizes_labels_and_worker_time(s3: Any, data_bucket: 
         body = {"answers": [{"workerId": "w", "timeSpentInSeconds": s} for s in seconds]}
         s3.put_object(Bucket=BUCKET, Key=f"{folder}/{object_id}/2024-05-06_07:08:09.json", Body=json.dumps(body))
 
-    collected = pipeline.collect_output(s3, BatchRef.model_validate(BATCH), prepared_job(), OUTPUT)
+    collected = collect_output(s3, BatchRef.model_validate(BATCH), prepared_job(), OUTPUT)
 
     assert collected == {
         "output_manifest_uri": OUTPUT,

@@ -24,12 +24,13 @@ PLUGIN_MODULES: dict[Workflow, str] = {
     Workflow.POINT_CLOUD_SEGMENTATION: "groundcrew.workflows.point_cloud.plugin",
 }
 
-# What a job without our task config is taken for: one created in the console, labeling images into classes.
+# What a record that names no workflow is taken for: images to classify (a job created in the console, without our
+# task config; a batch sealed before intake recorded its workflow).
 DEFAULT_WORKFLOW = Workflow.IMAGE_CLASSIFICATION
 
 
 def for_workflow(workflow: Workflow | str) -> WorkflowPlugin:
     """The plug-in of a workflow (by member or by its value, as batch records carry it)."""
-    module = importlib.import_module(PLUGIN_MODULES[Workflow(workflow)])
-    plugin: WorkflowPlugin = module.PLUGIN
-    return plugin
+    member = Workflow(workflow)
+    plugins: dict[Workflow, WorkflowPlugin] = importlib.import_module(PLUGIN_MODULES[member]).PLUGINS
+    return plugins[member]

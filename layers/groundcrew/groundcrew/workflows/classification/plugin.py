@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from groundcrew.core.vocabulary import Workflow
 from groundcrew.workflows.classification import task
+from groundcrew.workflows.plugin import ImageWorkflow, WorkerTask
 
 if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
     from groundcrew.core.events import ConsolidationFailure
+    from groundcrew.projects import Project
     from groundcrew.workforces.ground_truth.consolidation import JobContext, PayloadItem
+    from groundcrew.workforces.ground_truth.jobs import JobResources
     from groundcrew.workforces.ground_truth.task_config import TaskConfig
 
 
-class ClassificationPlugin:
+class ClassificationPlugin(ImageWorkflow):
     def task_input(self, data_object: dict[str, Any], config: TaskConfig) -> dict[str, Any]:
         return task.task_input(data_object, config)
 
@@ -29,5 +35,10 @@ class ClassificationPlugin:
 
         return label_items(items, context, attribute, failures)
 
+    def worker_task(self, s3: S3Client, bucket: str, project: Project, resources: JobResources) -> WorkerTask:
+        from groundcrew.workforces.ground_truth.jobs import label_categories_document
 
-PLUGIN = ClassificationPlugin()
+        return WorkerTask(task.ui_template(), label_categories_document(project.labels))
+
+
+PLUGINS = {Workflow.IMAGE_CLASSIFICATION: ClassificationPlugin()}

@@ -7,16 +7,22 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from groundcrew.core.errors import AnswerError, DataObjectError
+from groundcrew.core.vocabulary import Workflow
 from groundcrew.workflows.keypoints import task
 from groundcrew.workflows.keypoints.poses import rig_from_dict
+from groundcrew.workflows.plugin import ImageWorkflow, WorkerTask
 
 if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
     from groundcrew.core.events import ConsolidationFailure
+    from groundcrew.projects import Project
     from groundcrew.workforces.ground_truth.consolidation import JobContext, PayloadItem
+    from groundcrew.workforces.ground_truth.jobs import JobResources
     from groundcrew.workforces.ground_truth.task_config import TaskConfig
 
 
-class KeypointsPlugin:
+class KeypointsPlugin(ImageWorkflow):
     def task_input(self, data_object: dict[str, Any], config: TaskConfig) -> dict[str, Any]:
         if config.rig is None:
             raise DataObjectError(f"the task config of batch {config.batch_id} has no rig: prepare the job again")
@@ -39,5 +45,20 @@ class KeypointsPlugin:
 
         return label_items(items, context, attribute, failures)
 
+    def worker_task(self, s3: S3Client, bucket: str, project: Project, resources: JobResources) -> WorkerTask:
+        from groundcrew.workflows.keypoints import rigs  # pydantic and YAML: only the keypoint workflow needs them
+        from groundcrew.workforces.ground_truth.jobs import LabelingJobRejected, label_categories_document
 
-PLUGIN = KeypointsPlugin()
+        options = project.keypoints
+        assert options is not None  # the project model requires it for this workflow
+        url = options.component_url or resources.skeleton_component_url
+        if not url:
+            raise LabelingJobRejected(
+                f"project {project.name!r} has no keypoints.component_url and the stack has no SkeletonComponentUrl: "
+                "workers would see no skeleton tool; host crowd-2d-skeleton.js and name its HTTPS URL"
+            )
+        rig = rigs.load_rig(s3, bucket, options.rig)
+        return WorkerTask(task.ui_template(rig, url), label_categories_document(rig.names), rig)
+
+
+PLUGINS = {Workflow.KEYPOINTS: KeypointsPlugin()}

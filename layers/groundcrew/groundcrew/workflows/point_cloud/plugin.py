@@ -3,11 +3,91 @@ types and worker UI."""
 
 from __future__ import annotations
 
-from groundcrew.workflows.plugin import BuiltInTaskPath
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from groundcrew.workflows.plugin import BuiltInTaskPath, WorkerTask
+from groundcrew.workflows.point_cloud import tasks
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+    from groundcrew.consensus.rounds import RoundPlan
+    from groundcrew.core.manifests import ManifestLine
+    from groundcrew.core.preflight import Finding, PreflightReport
+    from groundcrew.core.records import BatchRef
+    from groundcrew.core.s3_locations import S3Location
+    from groundcrew.projects import Project
+    from groundcrew.workforces.ground_truth.jobs import JobResources
+
+
+class _Counted:
+    """Iterates manifest lines once, counting them."""
+
+    def __init__(self, lines: Iterator[ManifestLine]) -> None:
+        self._lines, self.count = lines, 0
+
+    def __iter__(self) -> Iterator[ManifestLine]:
+        for line in self._lines:
+            self.count += 1
+            yield line
 
 
 class PointCloudPlugin(BuiltInTaskPath):
-    pass
+    def __init__(self, *, tracking: bool) -> None:
+        self.tracking = tracking  # one manifest line is a sequence file of frames rather than one frame
+
+    def check_manifest(self, s3: S3Client, manifest: S3Location) -> PreflightReport:
+        """Frame lines or sequence files against contracts 2.1-2.3, every frame file checked to exist."""
+        from groundcrew.core import manifests, preflight
+        from groundcrew.core.s3_locations import S3Location, object_reader, object_size_reader
+        from groundcrew.workflows.point_cloud import preflight as point_cloud_preflight
+
+        sizes = object_size_reader(s3)
+        counted = _Counted(manifests.read_manifest(s3, manifest))
+        findings = point_cloud_preflight.check_point_cloud_manifest(
+            counted,
+            tracking=self.tracking,
+            read=object_reader(s3),
+            exists=lambda uri: sizes(S3Location.parse(uri)) is not None,
+        )
+        return preflight.PreflightReport(lines=counted.count, findings=findings)
+
+    def check_content(self, s3: S3Client, project: Project, manifest: S3Location) -> list[Finding]:
+        return []
+
+    def first_round(self, s3: S3Client, batch: BatchRef, project: Project) -> RoundPlan | None:
+        return None
+
+    def worker_task(self, s3: S3Client, bucket: str, project: Project, resources: JobResources) -> WorkerTask:
+        return WorkerTask(None, categories_document(project))
+
+    def built_in_lambdas(self, project: Project, region: str, partition: str) -> tuple[str, str] | None:
+        audit = project.pointcloud.audit if project.pointcloud is not None else None
+        return tasks.task_for(project.workflow).lambdas(audit.mode if audit else None, region, partition)
+
+    def worker_ui_arn(self, project: Project, region: str, partition: str) -> str | None:
+        return tasks.task_for(project.workflow).ui_arn(region, partition)
 
 
-PLUGIN = PointCloudPlugin()
+PLUGINS = {workflow: PointCloudPlugin(tracking=task.kind == "tracking") for workflow, task in tasks.TASKS.items()}
+
+
+def categories_document(project: Project) -> dict[str, Any]:
+    """The 3D label category file: the project's categories, its task text as instructions when they give none."""
+    from groundcrew.workflows.point_cloud import label_categories
+
+    options = project.pointcloud
+    assert options is not None  # point cloud projects only
+    categories = options.categories
+    if categories.short_instruction is None and categories.full_instruction is None:
+        full = project.task.full_instructions or None
+        short = project.task.instructions[: label_categories.MAX_SHORT_INSTRUCTION - 1]
+        categories = categories.model_copy(update={"short_instruction": short, "full_instruction": full})
+    audit = options.audit
+    return label_categories.label_category_document(
+        categories,
+        task=tasks.task_for(project.workflow).kind,
+        audit=audit.mode if audit else None,
+        audit_label_attribute=audit.label_attribute if audit else None,
+    )

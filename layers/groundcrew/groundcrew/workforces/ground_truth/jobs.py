@@ -13,8 +13,7 @@ from botocore.exceptions import ClientError
 from groundcrew.core.events import LabelCounters
 from groundcrew.core.s3_locations import S3Location
 from groundcrew.projects import Project
-from groundcrew.workflows.adjustment import tasks as adjustment_tasks
-from groundcrew.workflows.point_cloud import tasks as point_cloud_tasks
+from groundcrew.workflows.registry import for_workflow
 from groundcrew.workforces.ground_truth.arns import RegionWithoutBuiltIns
 from groundcrew.workforces.ground_truth.task_config import JOBS_PREFIX, job_folder
 
@@ -70,20 +69,16 @@ class JobResources:
     def task_lambdas(self, project: Project) -> tuple[str, str]:
         """(pre-annotation, consolidation) Lambda ARNs: ours, or Ground Truth's built-in ones."""
         try:
-            if project.pointcloud is not None:
-                task = point_cloud_tasks.task_for(project.workflow)
-                audit = project.pointcloud.audit
-                return task.lambdas(audit.mode if audit else None, self.region, self.partition)
-            if project.workflow.adjusts_imports:
-                return adjustment_tasks.built_in_lambdas(project.workflow, self.region, self.partition)
+            built_in = for_workflow(project.workflow).built_in_lambdas(project, self.region, self.partition)
         except RegionWithoutBuiltIns as error:
             raise LabelingJobRejected(str(error)) from None
-        return self.pre_annotation_arn, self.consolidation_arn
+        return built_in or (self.pre_annotation_arn, self.consolidation_arn)
 
     def ui_config(self, project: Project, template: S3Location | None) -> dict[str, str]:
         """3D point cloud jobs name Ground Truth's worker UI; the others our template (contracts 4.2)."""
-        if project.pointcloud is not None:
-            return {"HumanTaskUiArn": point_cloud_tasks.task_for(project.workflow).ui_arn(self.region, self.partition)}
+        ui_arn = for_workflow(project.workflow).worker_ui_arn(project, self.region, self.partition)
+        if ui_arn is not None:
+            return {"HumanTaskUiArn": ui_arn}
         if template is None:
             raise ValueError(f"a {project.workflow.value} job needs its worker template")
         return {"UiTemplateS3Uri": template.uri}
