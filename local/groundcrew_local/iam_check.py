@@ -5,9 +5,10 @@ AccessDenied on AWS. Here every botocore request made *while a handler runs* is 
 resources it needs (``required_permissions``) and evaluated against the function's identity policy
 (``evaluate``), which ``stack.deploy_local_stack`` builds from the template (``register_function_policy``).
 
-Who is checked: ``moto_patches`` sets the running function (``running_function``) around each in-process
-handler call, a context variable, so nested invocations and Step Functions threads each see their own caller;
-``ThreadPoolExecutor.submit`` carries it into the handler's worker threads. The botocore hook
+Who is checked: ``moto_patches.in_process_lambda`` sets the running function (``running_function``) around
+each in-process handler call, a context variable, so nested invocations and Step Functions threads each see their
+own caller; ``ThreadPoolExecutor.submit`` carries it into the handler's worker threads (both hooks are
+installed by ``moto_patches.iam_check_hooks``). The botocore hook
 (``checked_request``) clears it while moto serves the request, so what moto does on the caller's behalf (the
 Ground Truth stand-in, S3 notifications, Step Functions executions) is not checked. Calls by test code, by the
 deployment and by Step Functions' own service integrations run with no caller, hence unchecked.

@@ -38,7 +38,8 @@ from moto.core.config import default_user_config
 from moto.core.models import botocore_stubber
 
 from groundcrew_local.iam_check import build_function_policy, register_function_policy
-from groundcrew_local.moto_patches import install_local_patches, patches_installed, register_function_code
+from groundcrew_local.moto_patches import install_local_patches, patches_installed
+from groundcrew_local.moto_patches.in_process_lambda import register_function_code
 
 STACK_NAME: Final = "groundcrew-local"
 SAM_TRANSFORM_TYPES: Final = {"Function", "StateMachine", "LayerVersion", "SimpleTable"}

@@ -16,13 +16,9 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from groundcrew_local.moto_patches import (
-    MOCK_CONFIG,
-    ItemBatcher,
-    install_local_patches,
-    register_function_code,
-    reset_function_modules,
-)
+from groundcrew_local.moto_patches import MOCK_CONFIG, install_local_patches
+from groundcrew_local.moto_patches.distributed_map import ItemBatcher
+from groundcrew_local.moto_patches.in_process_lambda import register_function_code, reset_function_modules
 
 REGION = "us-east-1"
 BUCKET = "groundcrew-manifests"

@@ -14,7 +14,8 @@ from moto import mock_aws
 
 from groundcrew_local import iam_check
 from groundcrew_local.iam_check import Permission, Statement, build_function_policy, evaluate, required_permissions
-from groundcrew_local.moto_patches import MOCK_CONFIG, install_local_patches, reset_function_modules
+from groundcrew_local.moto_patches import MOCK_CONFIG, install_local_patches
+from groundcrew_local.moto_patches.in_process_lambda import reset_function_modules
 from groundcrew_local.stack import LambdaInvokeError, LocalStack, deploy_local_stack
 
 TEMPLATE = Path(__file__).parent / "fixtures" / "iam_template.yaml"

@@ -21,19 +21,15 @@ from moto import mock_aws
 from moto.awslambda.models import LambdaFunction
 
 from groundcrew_local import moto_patches
-from groundcrew_local.moto_patches import (
-    MOCK_CONFIG,
-    apply_input_transformer,
-    execution_name,
-    failed_item_ids,
+from groundcrew_local.moto_patches import MOCK_CONFIG, in_process_lambda, install_local_patches, originals
+from groundcrew_local.moto_patches.eventbridge_targets import apply_input_transformer, execution_name, json_path_value
+from groundcrew_local.moto_patches.in_process_lambda import (
     handler_module_name,
-    install_local_patches,
-    json_path_value,
-    poll_sqs_event_source,
     register_function_code,
     reset_function_modules,
-    s3_notification_key,
 )
+from groundcrew_local.moto_patches.s3_events import s3_notification_key
+from groundcrew_local.moto_patches.sqs_event_sources import failed_item_ids, poll_sqs_event_source
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FUNCTIONS = FIXTURES / "functions"
@@ -118,9 +114,9 @@ def wait_for_execution(arn: str, timeout: float = 10.0) -> dict[str, Any]:
 def test_install_is_idempotent_and_keeps_moto_original() -> None:
     install_local_patches()
     install_local_patches()
-    assert LambdaFunction._invoke_lambda is moto_patches._invoke_lambda_in_process
-    original = moto_patches._original(LambdaFunction, "_invoke_lambda")
-    assert original is not moto_patches._invoke_lambda_in_process
+    assert LambdaFunction._invoke_lambda is in_process_lambda._invoke_lambda_in_process
+    original = originals.original(LambdaFunction, "_invoke_lambda")
+    assert original is not in_process_lambda._invoke_lambda_in_process
     assert original.__module__ == "moto.awslambda.models"
 
 
@@ -132,7 +128,7 @@ def test_uninstall_restores_moto_then_install_again() -> None:
         assert LambdaFunction._invoke_lambda.__module__ == "moto.awslambda.models"
     finally:
         install_local_patches()
-    assert LambdaFunction._invoke_lambda is moto_patches._invoke_lambda_in_process
+    assert LambdaFunction._invoke_lambda is in_process_lambda._invoke_lambda_in_process
 
 
 def test_negative_wait_cap_is_rejected() -> None:
@@ -235,7 +231,7 @@ def test_other_threads_copy_the_environment_while_functions_run(aws: None) -> No
 
 def test_unregistered_function_reports_a_clear_error(aws: None) -> None:
     make_function("echo", "echo")
-    moto_patches._FUNCTION_CODE.pop("echo")
+    in_process_lambda._FUNCTION_CODE.pop("echo")
     result, error = invoke("echo", {})
     assert error is not None
     assert result["errorType"] == "Runtime.LocalModeFunctionNotRegistered"

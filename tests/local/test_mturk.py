@@ -22,6 +22,7 @@ from moto.core.botocore_stubber import BotocoreStubber
 from PIL import Image
 
 from groundcrew_local import moto_patches
+from groundcrew_local.moto_patches import iam_check_hooks
 from groundcrew_local.mturk import (
     ANSWERS_NS,
     HTML_QUESTION_NS,
@@ -521,7 +522,7 @@ def test_hook_composes_with_local_patches_and_uninstalls(aws: None) -> None:
     moto_patches.install_local_patches()  # the IAM check wraps __call__, which calls our process_request
     original = BotocoreStubber.__dict__["process_request"]
     install_mturk(workforce())
-    assert BotocoreStubber.__call__ is moto_patches._checked_botocore_call
+    assert BotocoreStubber.__call__ is iam_check_hooks._checked_botocore_call
     assert mturk().get_account_balance()["AvailableBalance"] == "10000.00"
     assert s3().head_object(Bucket=BUCKET, Key=IMAGE_KEY)["ContentLength"] == len(png())
     uninstall_mturk()

@@ -16,13 +16,9 @@ import pytest
 from moto import mock_aws
 from moto.s3.models import s3_backends
 
-from groundcrew_local.moto_patches import (
-    MOCK_CONFIG,
-    handler_module_name,
-    install_local_patches,
-    poll_sqs_event_source,
-    reset_function_modules,
-)
+from groundcrew_local.moto_patches import MOCK_CONFIG, install_local_patches
+from groundcrew_local.moto_patches.in_process_lambda import handler_module_name, reset_function_modules
+from groundcrew_local.moto_patches.sqs_event_sources import poll_sqs_event_source
 from groundcrew_local.stack import (
     LambdaInvokeError,
     LocalStack,
