@@ -19,7 +19,8 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from groundcrew_local.ground_truth import GroundTruthStandIn, LambdaInvocationError, install_ground_truth
+from groundcrew_local.ground_truth import GroundTruthStandIn, install_ground_truth
+from groundcrew_local.ground_truth.lambda_calls import LambdaInvocationError
 from groundcrew_local.moto_patches import MOCK_CONFIG, install_local_patches
 from groundcrew_local.mturk import SANDBOX_BALANCE, MTurkStandIn, install_mturk, uninstall_mturk
 from groundcrew_local.stack import LambdaInvokeError, LocalStack, deploy_local_stack

@@ -100,7 +100,8 @@ from moto.core.utils import get_service_model
 from moto.s3.models import s3_backends
 
 from groundcrew.workforces.mturk.hits import ENDPOINTS, assignment_fee
-from groundcrew_local.ground_truth import constraint_violations, encode_page_token, page_offset
+from groundcrew_local.model_constraints import constraint_violations
+from groundcrew_local.page_tokens import encode_page_token, page_offset
 from groundcrew_local.workforce import Fetch, SimulatedWorkforce, UnsupportedTaskPage, WorkerAnswer, crowd_elements
 
 logger = logging.getLogger(__name__)

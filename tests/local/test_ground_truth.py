@@ -18,13 +18,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ParamValidationError
 from moto import mock_aws
 
-from groundcrew_local.ground_truth import (
-    STATE_CHANGE_DETAIL_TYPE,
-    GroundTruthStandIn,
-    LambdaInvocationError,
-    install_ground_truth,
-    uninstall_ground_truth,
-)
+from groundcrew_local.ground_truth import GroundTruthStandIn, install_ground_truth, uninstall_ground_truth
+from groundcrew_local.ground_truth.lambda_calls import LambdaInvocationError
+from groundcrew_local.ground_truth.lifecycle import STATE_CHANGE_DETAIL_TYPE
 from groundcrew_local.workforce import SimulatedWorker, SimulatedWorkforce, default_workforce
 
 REGION = "us-east-1"
