@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from groundcrew.consensus.worker_quality import WorkerQualityStore
 from groundcrew.core.events import EventPublisher
-from groundcrew.steps.batch_steps import finalize_batch
+from groundcrew.steps.finalize import finalize_batch
 
 logger = Logger()
 s3 = boto3.client("s3")

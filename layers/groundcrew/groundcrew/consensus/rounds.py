@@ -258,3 +258,29 @@ def read_carried_answers(s3: S3Client, uri: str) -> dict[str, list[dict[str, Any
     if not isinstance(raw, dict):
         raise ValueError(f"carried answers at {uri} must be a JSON object of item -> answers")
     return raw
+
+
+def plan_next_round(
+    s3: S3Client,
+    source_manifest: str,
+    folder: S3Location,
+    number: int,
+    keys: set[str],
+    ledger: Mapping[str, LedgerEntry],
+    workers_per_object: int,
+    *,
+    overrides: Mapping[str, dict[str, Any]] | None = None,
+    carry: bool = True,
+) -> RoundPlan:
+    """Round `number`'s manifest in `folder`: the lines of `source_manifest` whose items are `keys`.
+
+    `carry` hands the earlier answers to its consolidation (votes add up), while an adjustment round starts from
+    `overrides` instead (its answers replace the pose they adjust)."""
+    manifest = folder.child("input.manifest")
+    lines = manifests.read_manifest(s3, S3Location.parse(source_manifest))
+    count = manifests.write_manifest(s3, manifest, round_manifest_lines(lines, keys, (), [], overrides))
+    if not carry:
+        return RoundPlan(number, manifest.uri, count, workers_per_object)
+    carried = folder.child("carried-answers.json")
+    write_carried_answers(s3, carried, ledger, keys)
+    return RoundPlan(number, manifest.uri, count, workers_per_object, carried.uri)

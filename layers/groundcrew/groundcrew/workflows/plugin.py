@@ -18,6 +18,7 @@ from groundcrew.core.errors import DataObjectError
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+    from groundcrew.consensus.ledger_steps import BatchSteps
     from groundcrew.consensus.rounds import RoundPlan
     from groundcrew.core.events import ConsolidationFailure
     from groundcrew.core.preflight import Finding, PreflightReport
@@ -88,6 +89,16 @@ class WorkflowPlugin(Protocol):
 
     def worker_ui_arn(self, project: Project, region: str, partition: str) -> str | None:
         """Ground Truth's worker UI (HumanTaskUiArn) when the workflow uses one instead of our page."""
+        ...
+
+    # -- Decide and Finalize --------------------------------------------------------------------------------------
+
+    def decide_round(self, steps: BatchSteps, *, round_failed: bool) -> dict[str, Any]:
+        """After a round (or its failure): merge what came back and plan the next round, if any item needs one."""
+        ...
+
+    def finalize_batch(self, steps: BatchSteps) -> dict[str, Any]:
+        """The batch's output manifest, exports and what the completed event reports."""
         ...
 
 

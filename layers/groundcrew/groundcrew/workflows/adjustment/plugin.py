@@ -3,7 +3,7 @@ Truth's built-in semantic-segmentation and bounding-box task types, with a page 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from groundcrew.core.vocabulary import Workflow
 from groundcrew.workflows.plugin import BuiltInTaskPath, ImageWorkflow, WorkerTask
@@ -11,6 +11,7 @@ from groundcrew.workflows.plugin import BuiltInTaskPath, ImageWorkflow, WorkerTa
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+    from groundcrew.consensus.ledger_steps import BatchSteps
     from groundcrew.consensus.rounds import RoundPlan
     from groundcrew.core.preflight import Finding
     from groundcrew.core.records import BatchRef
@@ -75,6 +76,16 @@ class AdjustmentPlugin(BuiltInTaskPath, ImageWorkflow):
         from groundcrew.workflows.adjustment import tasks
 
         return tasks.built_in_lambdas(project.workflow, region, partition)
+
+    def decide_round(self, steps: BatchSteps, *, round_failed: bool) -> dict[str, Any]:
+        from groundcrew.workflows.adjustment import batches
+
+        return batches.decide_round(steps.s3, steps.publisher, steps.project, steps.state, round_failed=round_failed)
+
+    def finalize_batch(self, steps: BatchSteps) -> dict[str, Any]:
+        from groundcrew.workflows.adjustment import batches
+
+        return batches.finalize(steps.s3, steps.project, steps.state)
 
 
 _ADJUSTMENT = AdjustmentPlugin()

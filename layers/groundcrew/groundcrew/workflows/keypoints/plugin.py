@@ -15,6 +15,7 @@ from groundcrew.workflows.plugin import ImageWorkflow, WorkerTask
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+    from groundcrew.consensus.ledger_steps import BatchSteps
     from groundcrew.core.events import ConsolidationFailure
     from groundcrew.projects import Project
     from groundcrew.workforces.ground_truth.consolidation import JobContext, PayloadItem
@@ -59,6 +60,18 @@ class KeypointsPlugin(ImageWorkflow):
             )
         rig = rigs.load_rig(s3, bucket, options.rig)
         return WorkerTask(task.ui_template(rig, url), label_categories_document(rig.names), rig)
+
+    def decide_round(self, steps: BatchSteps, *, round_failed: bool) -> dict[str, Any]:
+        from groundcrew.consensus import ledger_steps
+        from groundcrew.workflows.keypoints.ledger import LEDGER
+
+        return ledger_steps.decide_round(steps, LEDGER, round_failed=round_failed)
+
+    def finalize_batch(self, steps: BatchSteps) -> dict[str, Any]:
+        from groundcrew.consensus import ledger_steps
+        from groundcrew.workflows.keypoints.ledger import LEDGER
+
+        return ledger_steps.finalize_batch(steps, LEDGER)
 
 
 PLUGINS = {Workflow.KEYPOINTS: KeypointsPlugin()}

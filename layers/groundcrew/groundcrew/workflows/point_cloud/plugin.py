@@ -12,6 +12,7 @@ from groundcrew.workflows.point_cloud import tasks
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+    from groundcrew.consensus.ledger_steps import BatchSteps
     from groundcrew.consensus.rounds import RoundPlan
     from groundcrew.core.manifests import ManifestLine
     from groundcrew.core.preflight import Finding, PreflightReport
@@ -68,6 +69,18 @@ class PointCloudPlugin(BuiltInTaskPath):
 
     def worker_ui_arn(self, project: Project, region: str, partition: str) -> str | None:
         return tasks.task_for(project.workflow).ui_arn(region, partition)
+
+    def decide_round(self, steps: BatchSteps, *, round_failed: bool) -> dict[str, Any]:
+        # Like an adjustment: Ground Truth's built-in types consolidate themselves, one job, no more rounds.
+        from groundcrew.workflows.adjustment import batches as adjustment_batches
+
+        s3, publisher, project, state = steps.s3, steps.publisher, steps.project, steps.state
+        return adjustment_batches.decide_round(s3, publisher, project, state, round_failed=round_failed)
+
+    def finalize_batch(self, steps: BatchSteps) -> dict[str, Any]:
+        from groundcrew.workflows.point_cloud import batches  # numpy: point cloud batches only
+
+        return batches.finalize(steps.s3, steps.project, steps.state)
 
 
 PLUGINS = {workflow: PointCloudPlugin(tracking=task.kind == "tracking") for workflow, task in tasks.TASKS.items()}

@@ -16,6 +16,7 @@ from groundcrew.projects import Project
 from groundcrew.workflows.registry import for_workflow
 from groundcrew.workforces.ground_truth.arns import RegionWithoutBuiltIns
 from groundcrew.workforces.ground_truth.task_config import JOBS_PREFIX, job_folder
+from groundcrew.workforces.registry import for_workforce
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
@@ -101,8 +102,8 @@ def create_request(
     workers_per_object: int | None = None,
 ) -> dict[str, Any]:
     workteam = project.workforce.workteam_arn or resources.default_workteam_arn
-    mturk = project.workforce.kind == "mturk"  # the request only carries the job's settings to LaunchHits
-    if not workteam and not mturk:
+    names_workteam = for_workforce(project.workforce.kind).names_workteam
+    if not workteam and names_workteam:
         raise LabelingJobRejected(
             f"project {project.name!r} names no workforce.workteam_arn and the stack has no DefaultWorkteamArn"
         )
@@ -118,7 +119,7 @@ def create_request(
         "RoleArn": resources.role_arn,
         "LabelCategoryConfigS3Uri": label_categories.uri,
         "HumanTaskConfig": {
-            **({} if mturk else {"WorkteamArn": workteam}),
+            **({"WorkteamArn": workteam} if names_workteam else {}),
             "UiConfig": resources.ui_config(project, template),
             "PreHumanTaskLambdaArn": pre_annotation_arn,
             "TaskKeywords": list(project.task.keywords),
