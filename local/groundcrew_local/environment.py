@@ -22,7 +22,9 @@ from moto import mock_aws
 from groundcrew_local.ground_truth import GroundTruthStandIn, install_ground_truth
 from groundcrew_local.ground_truth.lambda_calls import LambdaInvocationError
 from groundcrew_local.moto_patches import MOCK_CONFIG, install_local_patches
-from groundcrew_local.mturk import SANDBOX_BALANCE, MTurkStandIn, install_mturk, uninstall_mturk
+from groundcrew_local.mturk import install_mturk, uninstall_mturk
+from groundcrew_local.mturk.hits import SANDBOX_BALANCE
+from groundcrew_local.mturk.stand_in import MTurkStandIn
 from groundcrew_local.stack import LambdaInvokeError, LocalStack, deploy_local_stack
 from groundcrew_local.workforce import SimulatedWorker, SimulatedWorkforce
 

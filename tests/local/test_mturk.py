@@ -23,18 +23,10 @@ from PIL import Image
 
 from groundcrew_local import moto_patches
 from groundcrew_local.moto_patches import iam_check_hooks
-from groundcrew_local.mturk import (
-    ANSWERS_NS,
-    HTML_QUESTION_NS,
-    PRODUCTION_ENDPOINT,
-    SANDBOX_ENDPOINT,
-    MTurkStandIn,
-    install_mturk,
-    moto_s3_reader,
-    question_form_answers,
-    s3_uri_of_url,
-    uninstall_mturk,
-)
+from groundcrew_local.mturk import PRODUCTION_ENDPOINT, SANDBOX_ENDPOINT, install_mturk, uninstall_mturk
+from groundcrew_local.mturk.page_sources import moto_s3_reader, s3_uri_of_url
+from groundcrew_local.mturk.questions import ANSWERS_NS, HTML_QUESTION_NS, question_form_answers
+from groundcrew_local.mturk.stand_in import MTurkStandIn
 from groundcrew_local.workforce import SimulatedWorker, SimulatedWorkforce
 
 REGION = "us-east-1"
