@@ -233,86 +233,126 @@ def timeline(events: list[dict[str, Any]]) -> list[str]:
             batch_count = d["batch_item_count"]
             continue
         flush_received()
-        if kind == "Input Rejected":
-            lines.append(f"{'input rejected':<24}{d['key']}: [{d['rule']}] {d['message']}")
-        elif kind == "Point Clouds Prepared":
-            sequences = f" in {d['sequences']} sequence(s)" if d["sequences"] else ""
-            lines.append(
-                f"{'frames prepared':<24}{d['frames']} frames{sequences}, {d['points']} points "
-                f"({d['dropped_points']} NaN or infinite points dropped), {d['refused']} refused"
-            )
-            lines.extend(_refusal_lines(d, f"{'':<24}  "))
-            lines.extend(f"{'':<24}  warning: {w}" for w in d["warnings"])
-            lines.append(f"{'frame manifest written':<24}{d['manifest_uri']}")
-        elif kind == "Batch Sealed":
-            lines.append(f"{'batch sealed':<24}{d['batch_id']} ({d['reason']}, {d['item_count']} items)")
-            lines.append(f"{'manifest written':<24}{d['manifest_uri']}")
-        elif kind == "Labeling Job Started":
-            gold = f" + {d['gold_items']} gold" if d.get("gold_items") else ""
-            lines.append(
-                f"{'labeling job created':<24}{d['labeling_job_name']} (round {d.get('round', 1)}: "
-                f"{d['item_count']} items{gold} x {d['workers_per_object']} workers)"
-            )
-            if d.get("gold_missing"):
-                lines.append(f"{'':<24}  gold objects missing, left out: {', '.join(d['gold_missing'])}")
-            if d.get("workforce") == "mturk":
-                estimate = d.get("estimated_cost_usd")
-                lines.append(
-                    f"{'':<24}  as Mechanical Turk HITs (sandbox), estimated ${estimate:.2f} with fees; "
-                    f"preview: {d.get('preview_url') or 'more assignments on the HITs of round 1'}"
-                )
-        elif kind == "Labeling Job Progress":
-            c = d["label_counters"]
-            lines.append(
-                f"{'progress':<24}{d['status']}: {c['TotalLabeled']} labeled, {c['Unlabeled']} to go, "
-                f"{c['FailedNonRetryableError']} failed"
-            )
-        elif kind == "Annotations Consolidated":
-            lines.append(
-                f"{'consolidation':<24}{d['objects']} objects: {d['labeled']} labeled, {d['unresolved']} unresolved, "
-                f"{d['rejected_answers']} answers rejected"
-            )
-            lines.extend(f"{'':<24}  object {f['dataset_object_id']}: {f['reason']}" for f in d["failures"])
-        elif kind == "Labeling Round Completed":
-            r = d["summary"]
-            spend = f", ${r['spend_usd']:.3f}" if r["spend_usd"] is not None else ""
-            follow_up = (
-                f"; round {r['round'] + 1} for {d['next_round_items']} items x {d['next_round_workers_per_object']}"
-                if d["next_round_items"]
-                else "; no further round"
-            )
-            lines.append(
-                f"{'round completed':<24}round {r['round']} ({r['status']}): {r['answers_bought']} answers{spend}, "
-                f"{r['resolved']} resolved, {d['unresolved']} unresolved{follow_up}"
-            )
-        elif kind == "Keypoint Quality Issues":
-            lines.append(
-                f"{'poses flagged':<24}round {d['round']}: {d['flagged']} flagged, "
-                f"{d['sent_back']} sent back for adjustment"
-            )
-            for item in d["items"]:
-                why = [f["message"] for f in item["findings"] if f["severity"] == "error"]
-                if item["disputed"]:
-                    why.append(f"workers disagree on {', '.join(item['disputed'])}")
-                lines.append(f"{'':<24}  {item['item'].rsplit('/', 1)[-1]}: {'; '.join(why) or 'see the report'}")
-        elif kind == "Training Data Exported":
-            lines.append(
-                f"{'training data exported':<24}{d['train']} train, {d['test']} test, {d['excluded']} excluded"
-            )
-        elif kind == "Labeling Job Completed":
-            s = d["statistics"]
-            lines.append(
-                f"{'batch completed':<24}{', '.join(d['labeling_job_names'])}: {s['labeled']}/{s['items']} labeled "
-                f"in {s['rounds']} round(s)"
-            )
-            if d.get("pointcloud"):
-                lines.append(f"{'':<24}  {_pointcloud_labeled(d['pointcloud'])}")
-        elif kind == "Labeling Job Failed":
-            lines.append(f"{'job failed':<24}[{d['stage']}] {d['error']}: {d['reason']}")
-        else:
-            lines.append(f"{kind:<24}{json.dumps(d)[:120]}")
+        describe = _EVENT_LINES.get(kind)
+        lines.extend(describe(d) if describe else [f"{kind:<24}{json.dumps(d)[:120]}"])
     flush_received()
     return lines
+
+
+def _input_rejected(d: dict[str, Any]) -> list[str]:
+    return [f"{'input rejected':<24}{d['key']}: [{d['rule']}] {d['message']}"]
+
+
+def _point_clouds_prepared(d: dict[str, Any]) -> list[str]:
+    sequences = f" in {d['sequences']} sequence(s)" if d["sequences"] else ""
+    return [
+        f"{'frames prepared':<24}{d['frames']} frames{sequences}, {d['points']} points "
+        f"({d['dropped_points']} NaN or infinite points dropped), {d['refused']} refused",
+        *_refusal_lines(d, f"{'':<24}  "),
+        *(f"{'':<24}  warning: {w}" for w in d["warnings"]),
+        f"{'frame manifest written':<24}{d['manifest_uri']}",
+    ]
+
+
+def _batch_sealed(d: dict[str, Any]) -> list[str]:
+    return [
+        f"{'batch sealed':<24}{d['batch_id']} ({d['reason']}, {d['item_count']} items)",
+        f"{'manifest written':<24}{d['manifest_uri']}",
+    ]
+
+
+def _labeling_job_started(d: dict[str, Any]) -> list[str]:
+    gold = f" + {d['gold_items']} gold" if d.get("gold_items") else ""
+    lines = [
+        f"{'labeling job created':<24}{d['labeling_job_name']} (round {d.get('round', 1)}: "
+        f"{d['item_count']} items{gold} x {d['workers_per_object']} workers)"
+    ]
+    if d.get("gold_missing"):
+        lines.append(f"{'':<24}  gold objects missing, left out: {', '.join(d['gold_missing'])}")
+    if d.get("workforce") == "mturk":
+        estimate = d.get("estimated_cost_usd")
+        lines.append(
+            f"{'':<24}  as Mechanical Turk HITs (sandbox), estimated ${estimate:.2f} with fees; "
+            f"preview: {d.get('preview_url') or 'more assignments on the HITs of round 1'}"
+        )
+    return lines
+
+
+def _labeling_job_progress(d: dict[str, Any]) -> list[str]:
+    c = d["label_counters"]
+    return [
+        f"{'progress':<24}{d['status']}: {c['TotalLabeled']} labeled, {c['Unlabeled']} to go, "
+        f"{c['FailedNonRetryableError']} failed"
+    ]
+
+
+def _annotations_consolidated(d: dict[str, Any]) -> list[str]:
+    return [
+        f"{'consolidation':<24}{d['objects']} objects: {d['labeled']} labeled, {d['unresolved']} unresolved, "
+        f"{d['rejected_answers']} answers rejected",
+        *(f"{'':<24}  object {f['dataset_object_id']}: {f['reason']}" for f in d["failures"]),
+    ]
+
+
+def _labeling_round_completed(d: dict[str, Any]) -> list[str]:
+    r = d["summary"]
+    spend = f", ${r['spend_usd']:.3f}" if r["spend_usd"] is not None else ""
+    follow_up = (
+        f"; round {r['round'] + 1} for {d['next_round_items']} items x {d['next_round_workers_per_object']}"
+        if d["next_round_items"]
+        else "; no further round"
+    )
+    return [
+        f"{'round completed':<24}round {r['round']} ({r['status']}): {r['answers_bought']} answers{spend}, "
+        f"{r['resolved']} resolved, {d['unresolved']} unresolved{follow_up}"
+    ]
+
+
+def _keypoint_quality_issues(d: dict[str, Any]) -> list[str]:
+    lines = [
+        f"{'poses flagged':<24}round {d['round']}: {d['flagged']} flagged, {d['sent_back']} sent back for adjustment"
+    ]
+    for item in d["items"]:
+        why = [f["message"] for f in item["findings"] if f["severity"] == "error"]
+        if item["disputed"]:
+            why.append(f"workers disagree on {', '.join(item['disputed'])}")
+        lines.append(f"{'':<24}  {item['item'].rsplit('/', 1)[-1]}: {'; '.join(why) or 'see the report'}")
+    return lines
+
+
+def _training_data_exported(d: dict[str, Any]) -> list[str]:
+    return [f"{'training data exported':<24}{d['train']} train, {d['test']} test, {d['excluded']} excluded"]
+
+
+def _labeling_job_completed(d: dict[str, Any]) -> list[str]:
+    s = d["statistics"]
+    lines = [
+        f"{'batch completed':<24}{', '.join(d['labeling_job_names'])}: {s['labeled']}/{s['items']} labeled "
+        f"in {s['rounds']} round(s)"
+    ]
+    if d.get("pointcloud"):
+        lines.append(f"{'':<24}  {_pointcloud_labeled(d['pointcloud'])}")
+    return lines
+
+
+def _labeling_job_failed(d: dict[str, Any]) -> list[str]:
+    return [f"{'job failed':<24}[{d['stage']}] {d['error']}: {d['reason']}"]
+
+
+# How each event reads in the timeline (other events: their name and the start of their detail).
+_EVENT_LINES: dict[str, Callable[[dict[str, Any]], list[str]]] = {
+    "Input Rejected": _input_rejected,
+    "Point Clouds Prepared": _point_clouds_prepared,
+    "Batch Sealed": _batch_sealed,
+    "Labeling Job Started": _labeling_job_started,
+    "Labeling Job Progress": _labeling_job_progress,
+    "Annotations Consolidated": _annotations_consolidated,
+    "Labeling Round Completed": _labeling_round_completed,
+    "Keypoint Quality Issues": _keypoint_quality_issues,
+    "Training Data Exported": _training_data_exported,
+    "Labeling Job Completed": _labeling_job_completed,
+    "Labeling Job Failed": _labeling_job_failed,
+}
 
 
 def summary(
