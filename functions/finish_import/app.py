@@ -10,7 +10,8 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from groundcrew.core.events import EventPublisher
-from groundcrew.steps.imports import ImportRef, finish
+from groundcrew.core.records import ImportRef
+from groundcrew.steps.imports import finish
 
 logger = Logger()
 s3 = boto3.client("s3")

@@ -8,7 +8,8 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from groundcrew.steps.imports import ImportRef, plan
+from groundcrew.core.records import ImportRef
+from groundcrew.steps.imports import plan
 
 logger = Logger()
 s3 = boto3.client("s3")

@@ -232,17 +232,9 @@ def _per_file(found: list[Branch]) -> dict[str, int]:
     return dict(counts)
 
 
-# Branches that the restructure (issue 13) has not yet moved behind a registry. This list only shrinks: a new branch
-# fails the test, and so does removing one without taking it off the list.
-NOT_YET_MOVED: dict[str, int] = {
-    "groundcrew/steps/imports.py": 4,
-    "groundcrew/steps/receive.py": 3,
-}
-
-
 def test_workflows_and_workforces_are_only_branched_on_in_projects_and_registries() -> None:
     found = all_branches()
-    assert _per_file(found) == NOT_YET_MOVED, "\n".join(f"{b.file}:{b.line}: {b.what}" for b in found)
+    assert _per_file(found) == {}, "\n".join(f"{b.file}:{b.line}: {b.what}" for b in found)
 
 
 def test_branches_are_found(tmp_path: Path) -> None:

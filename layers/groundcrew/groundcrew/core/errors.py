@@ -15,6 +15,10 @@ class AnswerError(ValueError):
     """A worker answer that cannot be counted; the message says why."""
 
 
+class ImportNotPossible(ValueError):
+    """An import cannot start (wrong project, no annotation files); the message says what to change."""
+
+
 def cause_message(cause: Any) -> str:
     """Lambda errors arrive as a JSON Cause with errorMessage; service errors as plain text."""
     if not isinstance(cause, str):

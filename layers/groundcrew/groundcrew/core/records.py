@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+
+from groundcrew.core.s3_locations import S3Location
+
+IMPORTED_PREFIX = "imported/"  # everything of one import: imported/<project>/<import id>/ (outside imports/)
 
 
 class BatchRef(BaseModel):
@@ -38,3 +44,31 @@ class PreparedJob(BaseModel):
     @property
     def manifest_uri(self) -> str:
         return str(self.request["InputConfig"]["DataSource"]["S3DataSource"]["ManifestS3Uri"])
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRef:
+    """The import state machine's input, written by intake."""
+
+    project: str
+    bucket: str
+    source_key: str  # an annotation file, or a folder (ending in '/') whose seal marker landed
+    import_id: str
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> ImportRef:
+        return cls(str(raw["project"]), str(raw["bucket"]), str(raw["source_key"]), str(raw["import_id"]))
+
+    @property
+    def source_uri(self) -> str:
+        return S3Location(self.bucket, self.source_key).uri
+
+    @property
+    def folder(self) -> S3Location:
+        return S3Location(self.bucket, f"{IMPORTED_PREFIX}{self.project}/{self.import_id}")
+
+
+def import_id(project: str, key: str, etag: str) -> str:
+    """Valid in execution, batch and job names; the same object version always gets the same id."""
+    digest = hashlib.sha256(f"{key}\n{etag}".encode()).hexdigest()[:10]
+    return f"{project}-imp-{digest}"

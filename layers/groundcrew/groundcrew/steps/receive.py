@@ -21,18 +21,10 @@ from groundcrew.core.events import (
     RejectedField,
 )
 from groundcrew.core.media import SIGNATURE_BYTES
+from groundcrew.core.records import import_id
 from groundcrew.core.s3_locations import S3Location
 from groundcrew.intake.batches import BatchStore, OpenBatch, RecordOutcome, SealedBatch, SealReason
-from groundcrew.intake.rules import (
-    Decision,
-    Disposition,
-    IncomingObject,
-    check_point_cloud_signature,
-    check_signature,
-    decide,
-    decide_point_cloud,
-    unknown_project_decision,
-)
+from groundcrew.intake.rules import Decision, Disposition, IncomingObject, unknown_project_decision
 from groundcrew.projects import (
     IMPORTS_PREFIX,
     PROJECTS_PREFIX,
@@ -42,6 +34,7 @@ from groundcrew.projects import (
     load_project,
     parse_project,
 )
+from groundcrew.workflows.registry import for_workflow
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -92,16 +85,7 @@ class Receiver:
         if obj.key.startswith(IMPORTS_PREFIX) or project.imports_labels:
             self._receive_for_import(project, obj)
             return
-        if project.pointcloud is not None:
-            decision = decide_point_cloud(
-                obj, seal_marker=project.batch.seal_marker, scene_document=project.pointcloud.scene_document
-            )
-            if decision.disposition is Disposition.LABEL:
-                decision = check_point_cloud_signature(obj, self._head_bytes(obj))
-        else:
-            decision = decide(obj, seal_marker=project.batch.seal_marker)
-            if decision.disposition is Disposition.LABEL:
-                decision = check_signature(obj, self._head_bytes(obj))
+        decision = for_workflow(project.workflow).intake_decision(project, obj, lambda: self._head_bytes(obj))
         match decision.disposition:
             case Disposition.IGNORE:
                 logger.debug("ignored object", extra={"key": obj.key, "rule": decision.rule})
@@ -118,54 +102,41 @@ class Receiver:
 
     def _receive_for_import(self, project: Project, obj: IncomingObject) -> None:
         """Annotation files start imports; projects that import labels take nothing under incoming/."""
+        plugin = for_workflow(project.workflow)
         if not project.imports_labels:
-            kind = "point cloud audit projects (pointcloud.audit)" if project.pointcloud else "adjustment projects"
             message = (
                 f"project {project.name!r} is {project.workflow.value}: it labels data dropped under "
-                f"{project.incoming_prefix}; only {kind} import labels"
+                f"{project.incoming_prefix}; only {plugin.label_import_kind} import labels"
             )
             self._reject(obj, Decision(Disposition.REJECT, "not-an-adjustment-project", message))
             return
         if not obj.key.startswith(IMPORTS_PREFIX):
-            if project.adjustment is not None:
-                wanted = (
-                    f"put its images under {project.adjustment.images_prefix} and its {project.adjustment.format} "
-                    f"annotations under {project.imports_prefix}"
-                )
-            else:
-                wanted = (
-                    f"drop the earlier job's output manifest under {project.imports_prefix}; the frames and "
-                    "labels it names are read where they are"
-                )
-            message = f"project {project.name!r} adjusts imported labels: {wanted}"
+            message = f"project {project.name!r} adjusts imported labels: {plugin.import_instructions(project)}"
             self._reject(obj, Decision(Disposition.REJECT, "adjustment-project-incoming", message))
             return
-        from groundcrew.steps import imports as import_runs  # numpy and Pillow come with it: only imports pay for them
-
-        source = import_runs.import_source(project, obj.key)
-        if source is None and project.pointcloud is not None:
-            message = (
-                f"a point cloud audit starts from an earlier job's output manifest "
-                f"({' or '.join(import_runs.AUDIT_SUFFIXES)}) directly under {project.imports_prefix}"
-            )
-            self._reject(obj, Decision(Disposition.REJECT, "not-an-output-manifest", message))
+        source = plugin.import_start(project, obj.key)
+        if isinstance(source, Decision):
+            self._reject(obj, source)
             return
         if source is None:
             logger.debug("part of an import folder", extra={"project": project.name})
             return
+        self._start_import(project, obj, source)
+
+    def _start_import(self, project: Project, obj: IncomingObject, source: str) -> None:
         if not self.import_state_machine_arn:
             raise RuntimeError("IMPORT_STATE_MACHINE_ARN is not set; imports cannot start")
-        import_id = import_runs.import_id(project.name, obj.key, obj.etag)
-        ref = {"project": project.name, "bucket": obj.bucket, "source_key": source, "import_id": import_id}
+        started = import_id(project.name, obj.key, obj.etag)
+        ref = {"project": project.name, "bucket": obj.bucket, "source_key": source, "import_id": started}
         try:
             self.sfn.start_execution(
                 stateMachineArn=self.import_state_machine_arn,
-                name=import_id,
+                name=started,
                 input=orjson.dumps({"import": ref}).decode(),
             )
-            logger.info("import started", extra={"project": project.name, "import_id": import_id})
+            logger.info("import started", extra={"project": project.name, "import_id": started})
         except self.sfn.exceptions.ExecutionAlreadyExists:
-            logger.info("duplicate delivery of an import", extra={"import_id": import_id})
+            logger.info("duplicate delivery of an import", extra={"import_id": started})
 
     def _record(self, project: Project, obj: IncomingObject) -> None:
         outcome, batch = self.store.record(project.name, obj)
@@ -200,7 +171,7 @@ class Receiver:
                 "bucket": self.data_bucket,
                 "manifest_uri": location.uri,
                 "item_count": count,
-                "audit_source": None,  # audits start from imports (import_runs), never from incoming/
+                "audit_source": None,  # audits start from imports (steps/imports.py), never from incoming/
             }
         }
         try:

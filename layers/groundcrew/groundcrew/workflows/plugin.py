@@ -10,10 +10,11 @@ load only what they call.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from groundcrew.core.errors import DataObjectError
+from groundcrew.core.errors import DataObjectError, ImportNotPossible
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -22,8 +23,9 @@ if TYPE_CHECKING:
     from groundcrew.consensus.rounds import RoundPlan
     from groundcrew.core.events import ConsolidationFailure
     from groundcrew.core.preflight import Finding, PreflightReport
-    from groundcrew.core.records import BatchRef
+    from groundcrew.core.records import BatchRef, ImportRef
     from groundcrew.core.s3_locations import S3Location
+    from groundcrew.intake.rules import Decision, IncomingObject
     from groundcrew.projects import Project
     from groundcrew.workflows.keypoints.poses import Rig
     from groundcrew.workforces.ground_truth.consolidation import JobContext, PayloadItem
@@ -65,6 +67,40 @@ class WorkflowPlugin(Protocol):
         object left without one is added to `failures` with the reason."""
         ...
 
+    # -- Intake and imports ----------------------------------------------------------------------------------------
+
+    # Which projects may import labels, for the message that refuses an import to a project that does not.
+    label_import_kind: str
+    # Whether an import audits an earlier Ground Truth job (its frames are ready: no PrepareFrames).
+    audits_earlier_jobs: bool
+
+    def intake_decision(self, project: Project, obj: IncomingObject, head: Callable[[], bytes]) -> Decision:
+        """What to do with an object dropped under incoming/<project>/; `head()` reads its first bytes."""
+        ...
+
+    def import_instructions(self, project: Project) -> str:
+        """Where an importing project's files go, for the message that refuses one dropped under incoming/."""
+        ...
+
+    def import_start(self, project: Project, key: str) -> str | Decision | None:
+        """What a new object under imports/<project>/ starts: the source key of an import, a refusal, or nothing
+        yet (part of a folder that waits for its seal marker)."""
+        ...
+
+    def plan_import(self, s3: S3Client, ref: ImportRef, project: Project) -> dict[str, Any]:
+        """The import's Plan step: its work items (or, when nothing needs converting, its only part)."""
+        ...
+
+    def convert_import(
+        self, s3: S3Client, items: Sequence[dict[str, Any]], ref: ImportRef, project: Project, batch: dict[str, Any]
+    ) -> dict[str, Any]:
+        """One Distributed Map batch of the import's Convert step."""
+        ...
+
+    def import_format(self, project: Project) -> str:
+        """The `format` of the Annotations Imported event."""
+        ...
+
     # -- Preflight and Prepare ------------------------------------------------------------------------------------
 
     def check_manifest(self, s3: S3Client, manifest: S3Location) -> PreflightReport:
@@ -103,7 +139,34 @@ class WorkflowPlugin(Protocol):
 
 
 class ImageWorkflow:
-    """Defaults of the workflows that label images: the image line rules, round 1 on the whole batch, our page."""
+    """Defaults of the workflows that label images: the image intake and line rules, round 1 on the whole batch,
+    our page, and no imports."""
+
+    label_import_kind = "adjustment projects"
+    audits_earlier_jobs = False
+
+    def intake_decision(self, project: Project, obj: IncomingObject, head: Callable[[], bytes]) -> Decision:
+        from groundcrew.intake.rules import Disposition, check_signature, decide
+
+        decision = decide(obj, seal_marker=project.batch.seal_marker)
+        return check_signature(obj, head()) if decision.disposition is Disposition.LABEL else decision
+
+    def import_instructions(self, project: Project) -> str:
+        raise ImportNotPossible(f"project {project.name!r} is {project.workflow.value}: it imports no labels")
+
+    def import_start(self, project: Project, key: str) -> str | Decision | None:
+        raise ImportNotPossible(f"project {project.name!r} is {project.workflow.value}: it imports no labels")
+
+    def plan_import(self, s3: S3Client, ref: ImportRef, project: Project) -> dict[str, Any]:
+        raise ImportNotPossible(f"project {project.name!r} is {project.workflow.value}: it imports no labels")
+
+    def convert_import(
+        self, s3: S3Client, items: Sequence[dict[str, Any]], ref: ImportRef, project: Project, batch: dict[str, Any]
+    ) -> dict[str, Any]:
+        raise ImportNotPossible(f"project {project.name!r} is {project.workflow.value}: it imports no labels")
+
+    def import_format(self, project: Project) -> str:
+        raise ImportNotPossible(f"project {project.name!r} is {project.workflow.value}: it imports no labels")
 
     def check_manifest(self, s3: S3Client, manifest: S3Location) -> PreflightReport:
         from groundcrew.core import manifests, preflight

@@ -262,3 +262,8 @@ class ImportSummary:
             lines.append(f"  {rule}: {count}")
             lines += [f"    {r.image or '(unknown image)'} {r.item}: {r.message}" for r in examples]
         return "\n".join(lines)
+
+
+def refusal_data(refusal: RefusalLike) -> dict[str, Any]:
+    """A refusal as plain data: import work items, part files and the Annotations Imported event carry it so."""
+    return {"image": refusal.image, "item": refusal.item, "rule": refusal.rule, "message": refusal.message}

@@ -3,6 +3,7 @@ Truth's built-in semantic-segmentation and bounding-box task types, with a page 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from groundcrew.core.vocabulary import Workflow
@@ -14,13 +15,42 @@ if TYPE_CHECKING:
     from groundcrew.consensus.ledger_steps import BatchSteps
     from groundcrew.consensus.rounds import RoundPlan
     from groundcrew.core.preflight import Finding
-    from groundcrew.core.records import BatchRef
+    from groundcrew.core.records import BatchRef, ImportRef
     from groundcrew.core.s3_locations import S3Location
+    from groundcrew.intake.rules import Decision
     from groundcrew.projects import Project
     from groundcrew.workforces.ground_truth.jobs import JobResources
 
 
 class AdjustmentPlugin(BuiltInTaskPath, ImageWorkflow):
+    def import_instructions(self, project: Project) -> str:
+        assert project.adjustment is not None  # the project model requires it for adjustment workflows
+        return (
+            f"put its images under {project.adjustment.images_prefix} and its {project.adjustment.format} "
+            f"annotations under {project.imports_prefix}"
+        )
+
+    def import_start(self, project: Project, key: str) -> str | Decision | None:
+        from groundcrew.workflows.adjustment.imports import runs  # numpy and Pillow come with it
+
+        return runs.import_source(project, key)
+
+    def plan_import(self, s3: S3Client, ref: ImportRef, project: Project) -> dict[str, Any]:
+        from groundcrew.workflows.adjustment.imports import runs
+
+        return runs.plan_annotations(s3, ref, project)
+
+    def convert_import(
+        self, s3: S3Client, items: Sequence[dict[str, Any]], ref: ImportRef, project: Project, batch: dict[str, Any]
+    ) -> dict[str, Any]:
+        from groundcrew.workflows.adjustment.imports import runs
+
+        return runs.convert_items(s3, items, ref, project, batch)
+
+    def import_format(self, project: Project) -> str:
+        assert project.adjustment is not None
+        return project.adjustment.format
+
     def check_content(self, s3: S3Client, project: Project, manifest: S3Location) -> list[Finding]:
         """The rules that make an adjustment job show workers nothing, or the wrong classes (read in parallel)."""
         from groundcrew.core import image_headers, manifests

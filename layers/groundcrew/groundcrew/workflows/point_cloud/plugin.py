@@ -3,7 +3,7 @@ types and worker UI."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from groundcrew.workflows.plugin import BuiltInTaskPath, WorkerTask
@@ -16,8 +16,9 @@ if TYPE_CHECKING:
     from groundcrew.consensus.rounds import RoundPlan
     from groundcrew.core.manifests import ManifestLine
     from groundcrew.core.preflight import Finding, PreflightReport
-    from groundcrew.core.records import BatchRef
+    from groundcrew.core.records import BatchRef, ImportRef
     from groundcrew.core.s3_locations import S3Location
+    from groundcrew.intake.rules import Decision, IncomingObject
     from groundcrew.projects import Project
     from groundcrew.workforces.ground_truth.jobs import JobResources
 
@@ -35,8 +36,60 @@ class _Counted:
 
 
 class PointCloudPlugin(BuiltInTaskPath):
+    label_import_kind = "point cloud audit projects (pointcloud.audit)"
+    audits_earlier_jobs = True
+
     def __init__(self, *, tracking: bool) -> None:
         self.tracking = tracking  # one manifest line is a sequence file of frames rather than one frame
+
+    def intake_decision(self, project: Project, obj: IncomingObject, head: Callable[[], bytes]) -> Decision:
+        from groundcrew.intake.rules import Disposition
+        from groundcrew.workflows.point_cloud import intake
+
+        assert project.pointcloud is not None  # the project model requires it for point cloud workflows
+        decision = intake.decide_point_cloud(
+            obj, seal_marker=project.batch.seal_marker, scene_document=project.pointcloud.scene_document
+        )
+        if decision.disposition is Disposition.LABEL:
+            return intake.check_point_cloud_signature(obj, head())
+        return decision
+
+    def import_instructions(self, project: Project) -> str:
+        return (
+            f"drop the earlier job's output manifest under {project.imports_prefix}; the frames and "
+            "labels it names are read where they are"
+        )
+
+    def import_start(self, project: Project, key: str) -> str | Decision | None:
+        from groundcrew.intake.rules import Decision, Disposition
+        from groundcrew.workflows.point_cloud import audits
+
+        source = audits.audit_source(project, key)
+        if source is not None:
+            return source
+        message = (
+            f"a point cloud audit starts from an earlier job's output manifest "
+            f"({' or '.join(audits.AUDIT_SUFFIXES)}) directly under {project.imports_prefix}"
+        )
+        return Decision(Disposition.REJECT, "not-an-output-manifest", message)
+
+    def plan_import(self, s3: S3Client, ref: ImportRef, project: Project) -> dict[str, Any]:
+        """An earlier job's output manifest: each line checked and kept whole, as Finish's only part."""
+        from groundcrew.workflows.point_cloud import audits
+
+        return audits.plan_audit(s3, ref, project)
+
+    def convert_import(
+        self, s3: S3Client, items: Sequence[dict[str, Any]], ref: ImportRef, project: Project, batch: dict[str, Any]
+    ) -> dict[str, Any]:
+        from groundcrew.core.errors import ImportNotPossible
+
+        raise ImportNotPossible("a point cloud audit converts nothing: its frames and labels are read where they are")
+
+    def import_format(self, project: Project) -> str:
+        from groundcrew.workflows.point_cloud import audits
+
+        return audits.AUDIT_FORMAT
 
     def check_manifest(self, s3: S3Client, manifest: S3Location) -> PreflightReport:
         """Frame lines or sequence files against contracts 2.1-2.3, every frame file checked to exist."""
