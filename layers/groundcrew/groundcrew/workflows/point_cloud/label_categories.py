@@ -656,16 +656,7 @@ def _labels_problems(document: Mapping[str, Any], global_entries: Sequence[tuple
     labels = document["labels"]
     if not isinstance(labels, list):
         return [_wrong_type("labels", "a list of label objects", labels)]
-    problems = []
-    if not 1 <= len(labels) <= MAX_LABELS:
-        problems.append(
-            CategoryProblem(
-                "labels",
-                "label-count",
-                f"labels has {len(labels)} entries; Ground Truth allows 1-{MAX_LABELS}: "
-                + ("add at least one label" if not labels else f"remove {len(labels) - MAX_LABELS}"),
-            )
-        )
+    problems = _label_count_problems(labels)
     global_names = {
         entry["name"]: path
         for path, entry in global_entries
@@ -679,38 +670,73 @@ def _labels_problems(document: Mapping[str, Any], global_entries: Sequence[tuple
             problems.append(_wrong_type(path, 'a label object like {"label": "Car"}', entry))
             continue
         problems += _key_problems(entry, path, known=_LABEL_KEYS, alternates=_LABEL_ALTERNATES, what="a label")
-        label = entry.get("label")
-        if "label" not in entry:
+        problems += _label_name_problems(entry, path, seen)
+        problems += _edits_allowed_problems(entry, path)
+        problems += _label_attribute_problems(
+            entry, path, global_entries, global_names, global_within_quota=global_within_quota
+        )
+    return problems
+
+
+def _label_count_problems(labels: list[Any]) -> list[CategoryProblem]:
+    if 1 <= len(labels) <= MAX_LABELS:
+        return []
+    return [
+        CategoryProblem(
+            "labels",
+            "label-count",
+            f"labels has {len(labels)} entries; Ground Truth allows 1-{MAX_LABELS}: "
+            + ("add at least one label" if not labels else f"remove {len(labels) - MAX_LABELS}"),
+        )
+    ]
+
+
+def _label_name_problems(entry: Mapping[str, Any], path: str, seen: dict[str, str]) -> list[CategoryProblem]:
+    """The label's name: present, well formed and not used by an earlier label (`seen` maps names to paths)."""
+    problems = []
+    label = entry.get("label")
+    if "label" not in entry:
+        problems.append(CategoryProblem(_join(path, "label"), "required-key", "add label: its name, 1-16 characters"))
+    else:
+        problems += _label_text_problems(label, _join(path, "label"))
+    if isinstance(label, str):
+        if label in seen:
             problems.append(
-                CategoryProblem(_join(path, "label"), "required-key", "add label: its name, 1-16 characters")
+                CategoryProblem(
+                    _join(path, "label"),
+                    "duplicate-label",
+                    f"label {label!r} already appears at {seen[label]}; labels must be unique: remove or rename "
+                    "this one",
+                )
             )
         else:
-            problems += _label_text_problems(label, _join(path, "label"))
-        if isinstance(label, str):
-            if label in seen:
-                problems.append(
-                    CategoryProblem(
-                        _join(path, "label"),
-                        "duplicate-label",
-                        f"label {label!r} already appears at {seen[label]}; labels must be unique: remove or rename "
-                        "this one",
-                    )
-                )
-            else:
-                seen[label] = path
-        problems += _edits_allowed_problems(entry, path)
-        own_entries: list[tuple[str, Any]] = []
-        for key in ("categoryAttributes", *_LABEL_ALTERNATES):
-            key_problems, key_entries = _attribute_list(entry, key, path, frame=False)
-            problems += key_problems
-            own_entries += key_entries
-        problems += _duplicate_name_problems(
-            own_entries, dict(global_names), scope="a label's own attributes and the global attributes"
-        )
-        # When the global attributes alone break a quota, that is said once, at categoryGlobalAttributes.
-        if global_within_quota:
-            owner = f"label {label!r} (global and own attributes together)" if isinstance(label, str) else path
-            problems += _quota_problems([*global_entries, *own_entries], _join(path, "categoryAttributes"), owner=owner)
+            seen[label] = path
+    return problems
+
+
+def _label_attribute_problems(
+    entry: Mapping[str, Any],
+    path: str,
+    global_entries: Sequence[tuple[str, Any]],
+    global_names: Mapping[str, str],
+    *,
+    global_within_quota: bool,
+) -> list[CategoryProblem]:
+    """A label's own attribute lists, their names beside the global ones, and the quotas of both together."""
+    problems: list[CategoryProblem] = []
+    own_entries: list[tuple[str, Any]] = []
+    for key in ("categoryAttributes", *_LABEL_ALTERNATES):
+        key_problems, key_entries = _attribute_list(entry, key, path, frame=False)
+        problems += key_problems
+        own_entries += key_entries
+    problems += _duplicate_name_problems(
+        own_entries, dict(global_names), scope="a label's own attributes and the global attributes"
+    )
+    # When the global attributes alone break a quota, that is said once, at categoryGlobalAttributes.
+    if global_within_quota:
+        label = entry.get("label")
+        owner = f"label {label!r} (global and own attributes together)" if isinstance(label, str) else path
+        problems += _quota_problems([*global_entries, *own_entries], _join(path, "categoryAttributes"), owner=owner)
     return problems
 
 
@@ -832,37 +858,7 @@ def _job_problems(
     document: Mapping[str, Any], *, task: PointCloudTask, audit: AuditMode | None
 ) -> list[CategoryProblem]:
     """The rules that depend on the job: audits, verification and segmentation."""
-    problems = []
-    key = "auditLabelAttributeName"
-    if audit is None and key in document:
-        problems.append(
-            CategoryProblem(
-                key,
-                "audit-label-attribute-unexpected",
-                "only adjustment and verification jobs read auditLabelAttributeName: remove it, or run the job as an "
-                "audit of the earlier job",
-            )
-        )
-    elif audit is not None and key not in document:
-        problems.append(
-            CategoryProblem(
-                key,
-                "audit-label-attribute-required",
-                f"{audit.value} jobs need auditLabelAttributeName: set it to the LabelAttributeName of the job "
-                "whose labels are reviewed",
-            )
-        )
-    elif audit is not None and not (
-        isinstance(document[key], str) and AUDIT_LABEL_ATTRIBUTE_PATTERN.match(document[key])
-    ):
-        problems.append(
-            CategoryProblem(
-                key,
-                "audit-label-attribute-pattern",
-                f"auditLabelAttributeName {document[key]!r} is not a label attribute name (letters and digits, "
-                "inner '-' allowed, at most 127 characters): copy the earlier job's LabelAttributeName exactly",
-            )
-        )
+    problems = _audit_attribute_problems(document, audit)
     labels = document.get("labels")
     label_entries = (
         [(index, entry) for index, entry in enumerate(labels) if isinstance(entry, dict)]
@@ -870,33 +866,78 @@ def _job_problems(
         else []
     )
     if audit is AuditMode.VERIFICATION:
-        for index, entry in label_entries:
-            if entry.get("editsAllowed") != "none":
-                problems.append(
-                    CategoryProblem(
-                        _join(_join("labels", index), "editsAllowed"),
-                        "verification-edits-allowed",
-                        f"verification jobs must not let workers change labels, so every label needs editsAllowed "
-                        f"'none'; label {entry.get('label')!r} has "
-                        + (f"{entry['editsAllowed']!r}" if "editsAllowed" in entry else "none set")
-                        + ": set it to 'none'",
-                    )
-                )
+        problems += _verification_problems(label_entries)
     if task == "segmentation":
-        # Ground Truth ignores label category attributes in 3D semantic segmentation (contracts 3.2): refusing them
-        # beats letting a team believe workers will answer them. Frame attributes are shown and stay allowed.
-        placed = [("categoryGlobalAttributes", document.get("categoryGlobalAttributes"))]
-        for index, entry in label_entries:
-            for attribute_key in ("categoryAttributes", *_LABEL_ALTERNATES):
-                placed.append((_join(_join("labels", index), attribute_key), entry.get(attribute_key)))
-        for path, value in placed:
-            if isinstance(value, list) and value:
-                problems.append(
-                    CategoryProblem(
-                        path,
-                        "segmentation-category-attributes",
-                        "Ground Truth ignores label category attributes in 3D point cloud semantic segmentation, so "
-                        "workers would never answer them: remove them (frame attributes are shown and allowed)",
-                    )
-                )
+        problems += _segmentation_problems(document, label_entries)
     return problems
+
+
+def _audit_attribute_problems(document: Mapping[str, Any], audit: AuditMode | None) -> list[CategoryProblem]:
+    """auditLabelAttributeName: required by audits (adjustment, verification), refused otherwise."""
+    key = "auditLabelAttributeName"
+    if audit is None and key in document:
+        return [
+            CategoryProblem(
+                key,
+                "audit-label-attribute-unexpected",
+                "only adjustment and verification jobs read auditLabelAttributeName: remove it, or run the job as an "
+                "audit of the earlier job",
+            )
+        ]
+    if audit is not None and key not in document:
+        return [
+            CategoryProblem(
+                key,
+                "audit-label-attribute-required",
+                f"{audit.value} jobs need auditLabelAttributeName: set it to the LabelAttributeName of the job "
+                "whose labels are reviewed",
+            )
+        ]
+    if audit is not None and not (
+        isinstance(document[key], str) and AUDIT_LABEL_ATTRIBUTE_PATTERN.match(document[key])
+    ):
+        return [
+            CategoryProblem(
+                key,
+                "audit-label-attribute-pattern",
+                f"auditLabelAttributeName {document[key]!r} is not a label attribute name (letters and digits, "
+                "inner '-' allowed, at most 127 characters): copy the earlier job's LabelAttributeName exactly",
+            )
+        ]
+    return []
+
+
+def _verification_problems(label_entries: Sequence[tuple[int, Mapping[str, Any]]]) -> list[CategoryProblem]:
+    return [
+        CategoryProblem(
+            _join(_join("labels", index), "editsAllowed"),
+            "verification-edits-allowed",
+            f"verification jobs must not let workers change labels, so every label needs editsAllowed "
+            f"'none'; label {entry.get('label')!r} has "
+            + (f"{entry['editsAllowed']!r}" if "editsAllowed" in entry else "none set")
+            + ": set it to 'none'",
+        )
+        for index, entry in label_entries
+        if entry.get("editsAllowed") != "none"
+    ]
+
+
+def _segmentation_problems(
+    document: Mapping[str, Any], label_entries: Sequence[tuple[int, Mapping[str, Any]]]
+) -> list[CategoryProblem]:
+    # Ground Truth ignores label category attributes in 3D semantic segmentation (contracts 3.2): refusing them
+    # beats letting a team believe workers will answer them. Frame attributes are shown and stay allowed.
+    placed = [("categoryGlobalAttributes", document.get("categoryGlobalAttributes"))]
+    for index, entry in label_entries:
+        for attribute_key in ("categoryAttributes", *_LABEL_ALTERNATES):
+            placed.append((_join(_join("labels", index), attribute_key), entry.get(attribute_key)))
+    return [
+        CategoryProblem(
+            path,
+            "segmentation-category-attributes",
+            "Ground Truth ignores label category attributes in 3D point cloud semantic segmentation, so "
+            "workers would never answer them: remove them (frame attributes are shown and allowed)",
+        )
+        for path, value in placed
+        if isinstance(value, list) and value
+    ]
