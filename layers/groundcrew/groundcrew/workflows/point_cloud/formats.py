@@ -394,6 +394,36 @@ def _pcd_layout(fields: str | None, sizes: str | None, types: str | None, counts
     Cached: the frames of one sensor share these lines (POINTS, WIDTH and VIEWPOINT, which change from frame to
     frame, are read for every frame), so a sequence works its layout out once.
     """
+    found, point_size = _pcd_fields(fields, sizes, types, counts)
+    by_name: dict[str, _PcdField] = {}
+    for f in found:
+        by_name.setdefault(f.name.lower(), f)
+    x, y, z = (by_name.get(axis) for axis in "xyz")
+    xyz = (x, y, z) if x is not None and y is not None and z is not None else None
+    intensity = next((by_name[n] for n in INTENSITY_FIELDS if n in by_name), None)
+    packed_rgb = by_name.get("rgb") or by_name.get("rgba")
+    r, g, b = (by_name.get(c) for c in "rgb")
+    channels = (r, g, b) if packed_rgb is None and r is not None and g is not None and b is not None else None
+    used = {f.name.lower() for f in (*(xyz or ()), intensity, packed_rgb, *(channels or ())) if f is not None}
+    rows_width = _float32_run(xyz, intensity)
+    return _PcdLayout(
+        fields=found,
+        point_size=point_size,
+        xyz=xyz,
+        missing_xyz=tuple(axis for axis in "xyz" if axis not in by_name),
+        intensity=intensity,
+        packed_rgb=packed_rgb,
+        channels=channels,
+        rows_width=rows_width if rows_width >= 3 else 0,
+        multi=tuple(f.name for f in found if f.count > 1 and f.name.lower() in used),
+        ignored=tuple(f.name for f in found if f.name.lower() not in used and f.name != "_"),  # "_" is padding
+    )
+
+
+def _pcd_fields(
+    fields: str | None, sizes: str | None, types: str | None, counts: str | None
+) -> tuple[tuple[_PcdField, ...], int]:
+    """The fields FIELDS, SIZE, TYPE and COUNT declare, with their offsets, and the bytes per point."""
     names = fields.split() if fields is not None else []
     if not names:
         raise PointCloudError("pcd-bad-header", "the PCD header has no FIELDS line")
@@ -421,35 +451,19 @@ def _pcd_layout(fields: str | None, sizes: str | None, types: str | None, counts
             )
         found.append(_PcdField(field_name, dtype, count, offset, token))
         offset, token = offset + size * count, token + count
-    by_name: dict[str, _PcdField] = {}
-    for f in found:
-        by_name.setdefault(f.name.lower(), f)
-    x, y, z = (by_name.get(axis) for axis in "xyz")
-    xyz = (x, y, z) if x is not None and y is not None and z is not None else None
-    intensity = next((by_name[n] for n in INTENSITY_FIELDS if n in by_name), None)
-    packed_rgb = by_name.get("rgb") or by_name.get("rgba")
-    r, g, b = (by_name.get(c) for c in "rgb")
-    channels = (r, g, b) if packed_rgb is None and r is not None and g is not None and b is not None else None
-    used = {f.name.lower() for f in (*(xyz or ()), intensity, packed_rgb, *(channels or ())) if f is not None}
-    rows_width = 0
+    return tuple(found), offset
+
+
+def _float32_run(xyz: tuple[_PcdField, _PcdField, _PcdField] | None, intensity: _PcdField | None) -> int:
+    """How many of x y z (then intensity) lie side by side as float32 values, from x on (0 without x y z)."""
+    run = 0
     if xyz is not None:
         # x y z (then intensity) as adjacent float32 values: one strided view of the data holds them.
         for candidate in (*xyz, intensity):
-            if candidate is None or candidate.dtype != _F4 or candidate.offset != xyz[0].offset + 4 * rows_width:
+            if candidate is None or candidate.dtype != _F4 or candidate.offset != xyz[0].offset + 4 * run:
                 break
-            rows_width += 1
-    return _PcdLayout(
-        fields=tuple(found),
-        point_size=offset,
-        xyz=xyz,
-        missing_xyz=tuple(axis for axis in "xyz" if axis not in by_name),
-        intensity=intensity,
-        packed_rgb=packed_rgb,
-        channels=channels,
-        rows_width=rows_width if rows_width >= 3 else 0,
-        multi=tuple(f.name for f in found if f.count > 1 and f.name.lower() in used),
-        ignored=tuple(f.name for f in found if f.name.lower() not in used and f.name != "_"),  # "_" is padding
-    )
+            run += 1
+    return run
 
 
 def _raise_unknown_keyword(head: str, name: str) -> None:
