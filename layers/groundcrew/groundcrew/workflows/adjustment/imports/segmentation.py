@@ -246,23 +246,20 @@ def _coco_polygon(flat: object) -> Polygon | None:
     return _pairs([flat[i : i + 2] for i in range(0, len(flat), 2)])
 
 
-def parse_coco(document: JsonDocument) -> Parsed:
-    """COCO instances: polygon (one or more parts) and RLE (list or compressed string) segmentations."""
-    data, problem = _load_json(document)
-    if problem:
-        return [], [], [problem]
-    if not isinstance(data, Mapping) or not isinstance(data.get("images"), list):
-        return _bad_document("a COCO instances file is an object with 'images', 'annotations' and 'categories'")
-    refusals: list[Refusal] = []
+def _coco_category_names(categories: Any) -> dict[object, str]:
+    """Category id -> name; the first entry of a repeated id wins."""
     names: dict[object, str] = {}
-    for category in data.get("categories") or []:
+    for category in categories:
         if isinstance(category, Mapping) and isinstance(category.get("name"), str):
             names.setdefault(category.get("id"), category["name"])
-    categories = list(dict.fromkeys(names.values()))
+    return names
 
+
+def _coco_images(entries: list[Any], refusals: list[Refusal]) -> dict[object, ImageAnnotations]:
+    """Image id -> its (so far empty) annotations; entries without a file name, repeated files and ids are refused."""
     images: dict[object, ImageAnnotations] = {}
     seen_files: set[str] = set()
-    for position, entry in enumerate(data["images"]):
+    for position, entry in enumerate(entries):
         if not isinstance(entry, Mapping) or not isinstance(entry.get("file_name"), str):
             refusals.append(Refusal(None, f"images[{position}]", "bad-document", "an image needs a file_name"))
             continue
@@ -274,56 +271,99 @@ def parse_coco(document: JsonDocument) -> Parsed:
         declared = (width, height) if isinstance(width, int) and isinstance(height, int) else None
         seen_files.add(file_name)
         images[entry.get("id")] = ImageAnnotations(file_name, declared, [])
+    return images
 
+
+def _read_coco_annotation(
+    position: int,
+    annotation: object,
+    images: Mapping[object, ImageAnnotations],
+    names: Mapping[object, str],
+    refusals: list[Refusal],
+) -> None:
+    """Adds the annotation's shape to its image, or refuses it (or the parts of it that cannot be used)."""
+    if not isinstance(annotation, Mapping):
+        refusals.append(Refusal(None, f"annotations[{position}]", "bad-document", "an annotation is an object"))
+        return
+    item = f"annotation {annotation.get('id', position)!r}"
+    image = images.get(annotation.get("image_id"))
+    if image is None:
+        message = f"image_id {annotation.get('image_id')!r} is not in 'images'; add the image or fix the id"
+        refusals.append(Refusal(None, item, "unknown-image", message))
+        return
+    label = names.get(annotation.get("category_id"))
+    if label is None:
+        refusals.append(_unknown_category(image.file_name, item, annotation.get("category_id")))
+        return
+    crowd = annotation.get("iscrowd") == 1
+    segmentation = annotation.get("segmentation")
+    if isinstance(segmentation, Mapping):
+        _read_coco_rle(image, label, segmentation, item, crowd, refusals)
+    else:
+        _read_coco_polygons(image, label, segmentation, item, crowd, refusals)
+
+
+def _read_coco_rle(
+    image: ImageAnnotations,
+    label: str,
+    segmentation: Mapping[str, Any],
+    item: str,
+    crowd: bool,
+    refusals: list[Refusal],
+) -> None:
+    name = image.file_name
+    rle = _coco_rle(segmentation)
+    if isinstance(rle, str):
+        refusals.append(Refusal(name, item, "bad-coordinates", f"{rle}; re-export the annotation"))
+    elif image.declared_size is not None and (rle.width, rle.height) != image.declared_size:
+        message = (
+            f"RLE is {rle.width}x{rle.height} but the image is declared "
+            f"{image.declared_size[0]}x{image.declared_size[1]}; re-export against the right image"
+        )
+        refusals.append(Refusal(name, item, "size-mismatch", message))
+    else:
+        image.shapes.append(Shape(label, None, rle, item, crowd))
+
+
+def _read_coco_polygons(
+    image: ImageAnnotations, label: str, segmentation: object, item: str, crowd: bool, refusals: list[Refusal]
+) -> None:
+    """One shape of the polygon parts that can be used; each part that cannot is refused on its own."""
+    name = image.file_name
+    if not isinstance(segmentation, list) or not segmentation:
+        message = "segmentation must be a list of [x1, y1, x2, y2, ...] polygons or an RLE object"
+        refusals.append(Refusal(name, item, "bad-coordinates", message))
+        return
+    polygons: list[Polygon] = []
+    for part, flat in enumerate(segmentation):
+        part_item = f"{item} polygon {part}" if len(segmentation) > 1 else item
+        polygon = _coco_polygon(flat)
+        if polygon is None:
+            message = "a polygon is an even-length list of finite numbers x1, y1, x2, y2, ...; fix or redraw it"
+            refusals.append(Refusal(name, part_item, "bad-coordinates", message))
+            continue
+        problem = _polygon_problem(polygon, image.declared_size, name, part_item)
+        if problem:
+            refusals.append(problem)
+        else:
+            polygons.append(polygon)
+    if polygons:
+        image.shapes.append(Shape(label, polygons, None, item, crowd))
+
+
+def parse_coco(document: JsonDocument) -> Parsed:
+    """COCO instances: polygon (one or more parts) and RLE (list or compressed string) segmentations."""
+    data, problem = _load_json(document)
+    if problem:
+        return [], [], [problem]
+    if not isinstance(data, Mapping) or not isinstance(data.get("images"), list):
+        return _bad_document("a COCO instances file is an object with 'images', 'annotations' and 'categories'")
+    refusals: list[Refusal] = []
+    names = _coco_category_names(data.get("categories") or [])
+    categories = list(dict.fromkeys(names.values()))
+    images = _coco_images(data["images"], refusals)
     for position, annotation in enumerate(data.get("annotations") or []):
-        if not isinstance(annotation, Mapping):
-            refusals.append(Refusal(None, f"annotations[{position}]", "bad-document", "an annotation is an object"))
-            continue
-        item = f"annotation {annotation.get('id', position)!r}"
-        image = images.get(annotation.get("image_id"))
-        if image is None:
-            message = f"image_id {annotation.get('image_id')!r} is not in 'images'; add the image or fix the id"
-            refusals.append(Refusal(None, item, "unknown-image", message))
-            continue
-        name = image.file_name
-        label = names.get(annotation.get("category_id"))
-        if label is None:
-            refusals.append(_unknown_category(name, item, annotation.get("category_id")))
-            continue
-        crowd = annotation.get("iscrowd") == 1
-        segmentation = annotation.get("segmentation")
-        if isinstance(segmentation, Mapping):
-            rle = _coco_rle(segmentation)
-            if isinstance(rle, str):
-                refusals.append(Refusal(name, item, "bad-coordinates", f"{rle}; re-export the annotation"))
-            elif image.declared_size is not None and (rle.width, rle.height) != image.declared_size:
-                message = (
-                    f"RLE is {rle.width}x{rle.height} but the image is declared "
-                    f"{image.declared_size[0]}x{image.declared_size[1]}; re-export against the right image"
-                )
-                refusals.append(Refusal(name, item, "size-mismatch", message))
-            else:
-                image.shapes.append(Shape(label, None, rle, item, crowd))
-            continue
-        if not isinstance(segmentation, list) or not segmentation:
-            message = "segmentation must be a list of [x1, y1, x2, y2, ...] polygons or an RLE object"
-            refusals.append(Refusal(name, item, "bad-coordinates", message))
-            continue
-        polygons: list[Polygon] = []
-        for part, flat in enumerate(segmentation):
-            part_item = f"{item} polygon {part}" if len(segmentation) > 1 else item
-            polygon = _coco_polygon(flat)
-            if polygon is None:
-                message = "a polygon is an even-length list of finite numbers x1, y1, x2, y2, ...; fix or redraw it"
-                refusals.append(Refusal(name, part_item, "bad-coordinates", message))
-                continue
-            problem = _polygon_problem(polygon, image.declared_size, name, part_item)
-            if problem:
-                refusals.append(problem)
-            else:
-                polygons.append(polygon)
-        if polygons:
-            image.shapes.append(Shape(label, polygons, None, item, crowd))
+        _read_coco_annotation(position, annotation, images, names, refusals)
     return _cap_categories(list(images.values()), categories, refusals)
 
 
@@ -435,6 +475,53 @@ def _cvat_categories(root: ET.Element) -> list[str]:
     return categories
 
 
+def _cvat_declared_size(element: ET.Element) -> tuple[int, int] | None:
+    try:
+        return int(element.get("width", "")), int(element.get("height", ""))
+    except ValueError:
+        return None
+
+
+def _cvat_shape(
+    index: int, shape: ET.Element, name: str, declared: tuple[int, int] | None, known: set[str]
+) -> tuple[float, Shape] | Refusal:
+    """One child of an <image>: its z_order and shape, or why it cannot be used."""
+    item = f"{shape.tag}[{index}]"
+    if shape.tag in _CVAT_UNSUPPORTED:
+        return _unsupported(name, item, f"<{shape.tag}>")
+    if shape.tag not in ("polygon", "box"):
+        return Refusal(name, item, "unsupported-shape", f"<{shape.tag}> is not a CVAT 1.1 shape")
+    label = shape.get("label")
+    if label not in known:
+        return _unknown_category(name, item, label)
+    polygon = _cvat_points(shape.get("points")) if shape.tag == "polygon" else _cvat_box(shape)
+    if polygon is None:
+        return Refusal(name, item, "bad-coordinates", "coordinates must be finite numbers")
+    problem = _polygon_problem(polygon, declared, name, item, shape.tag)
+    if problem:
+        return problem
+    try:
+        z_order = float(shape.get("z_order", "0"))
+    except ValueError:
+        z_order = 0.0
+    assert label is not None  # in `known`
+    return z_order, Shape(label, [polygon], None, item)
+
+
+def _cvat_image(element: ET.Element, name: str, known: set[str], refusals: list[Refusal]) -> ImageAnnotations:
+    """The image's usable shapes, lowest z_order first (file order among equals); the others are refused."""
+    declared = _cvat_declared_size(element)
+    ordered: list[tuple[float, Shape]] = []
+    for index, shape in enumerate(element):
+        read = _cvat_shape(index, shape, name, declared, known)
+        if isinstance(read, Refusal):
+            refusals.append(read)
+        else:
+            ordered.append(read)
+    ordered.sort(key=lambda pair: pair[0])  # stable: file order among equal z_order
+    return ImageAnnotations(name, declared, [shape for _, shape in ordered])
+
+
 def parse_cvat(xml_text: str | bytes) -> Parsed:
     """CVAT for images 1.1 XML: polygons and boxes (rotated boxes turned into 4-point polygons).
 
@@ -466,39 +553,7 @@ def parse_cvat(xml_text: str | bytes) -> Parsed:
             refusals.append(_duplicate(name, f"image id {element.get('id')!r}"))
             continue
         seen.add(name)
-        try:
-            declared: tuple[int, int] | None = (int(element.get("width", "")), int(element.get("height", "")))
-        except ValueError:
-            declared = None
-        ordered: list[tuple[float, Shape]] = []
-        for index, shape in enumerate(element):
-            item = f"{shape.tag}[{index}]"
-            if shape.tag in _CVAT_UNSUPPORTED:
-                refusals.append(_unsupported(name, item, f"<{shape.tag}>"))
-                continue
-            if shape.tag not in ("polygon", "box"):
-                refusals.append(Refusal(name, item, "unsupported-shape", f"<{shape.tag}> is not a CVAT 1.1 shape"))
-                continue
-            label = shape.get("label")
-            if label not in known:
-                refusals.append(_unknown_category(name, item, label))
-                continue
-            polygon = _cvat_points(shape.get("points")) if shape.tag == "polygon" else _cvat_box(shape)
-            if polygon is None:
-                refusals.append(Refusal(name, item, "bad-coordinates", "coordinates must be finite numbers"))
-                continue
-            problem = _polygon_problem(polygon, declared, name, item, shape.tag)
-            if problem:
-                refusals.append(problem)
-                continue
-            try:
-                z_order = float(shape.get("z_order", "0"))
-            except ValueError:
-                z_order = 0.0
-            assert label is not None  # in `known`
-            ordered.append((z_order, Shape(label, [polygon], None, item)))
-        ordered.sort(key=lambda pair: pair[0])  # stable: file order among equal z_order
-        images.append(ImageAnnotations(name, declared, [shape for _, shape in ordered]))
+        images.append(_cvat_image(element, name, known, refusals))
     return _cap_categories(images, categories, refusals)
 
 
