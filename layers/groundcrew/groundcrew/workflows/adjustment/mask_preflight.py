@@ -11,9 +11,11 @@ import io
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from PIL import Image, UnidentifiedImageError
 
 from groundcrew.core.manifests import ManifestLine
@@ -120,6 +122,30 @@ def check_line(line: ManifestLine, read: ReadObject, job_attribute: str | None) 
     yield from _check_mask(number, uri, data.get("source-ref"), keys, read)
 
 
+@dataclass(frozen=True, slots=True)
+class _MaskHeader:
+    """What the checks need of a mask file, read in one opening."""
+
+    mode: str
+    size: tuple[int, int]
+    values: npt.NDArray[np.intp] | None  # the pixel values present, for 1-channel 8-bit masks
+    palette: list[int] | None
+    format: str | None
+
+
+def _read_mask(body: bytes) -> _MaskHeader:
+    """The mask's header and pixel values; raises UnidentifiedImageError or OSError for what is no image."""
+    with Image.open(io.BytesIO(body)) as opened:
+        mode, size = opened.mode, opened.size
+        values = (
+            np.nonzero(np.bincount(np.asarray(opened, dtype=np.uint8).ravel(), minlength=256))[0]
+            if mode in {"L", "P"}
+            else None
+        )
+        palette = opened.getpalette() if mode == "P" else None
+        return _MaskHeader(mode, size, values, palette, opened.format)
+
+
 def _check_mask(number: int, uri: str, source: object, keys: Mapping[int, str], read: ReadObject) -> Iterator[Finding]:
     body = read(uri)
     if body is None:
@@ -134,47 +160,59 @@ def _check_mask(number: int, uri: str, source: object, keys: Mapping[int, str], 
         )
         return
     try:
-        with Image.open(io.BytesIO(body)) as opened:
-            mode, size = opened.mode, opened.size
-            values = (
-                np.nonzero(np.bincount(np.asarray(opened, dtype=np.uint8).ravel(), minlength=256))[0]
-                if mode in {"L", "P"}
-                else None
-            )
-            palette = opened.getpalette() if mode == "P" else None
-            fmt = opened.format
+        header = _read_mask(body)
     except (UnidentifiedImageError, OSError) as error:
         yield Finding(number, "mask-unreadable", f"{uri} is not a readable image ({error})")
         return
-    if fmt != "PNG":
-        yield Finding(number, "mask-not-png", f"{uri} is {fmt}, not PNG")
-    if mode not in {"L", "P"}:
+    yield from _check_mask_format(number, uri, header)
+    if header.values is not None:
+        yield from _check_mask_values(number, uri, header.values, header.palette, keys)
+    yield from _check_mask_size(number, uri, header.size, source, read)
+
+
+def _check_mask_format(number: int, uri: str, header: _MaskHeader) -> Iterator[Finding]:
+    if header.format != "PNG":
+        yield Finding(number, "mask-not-png", f"{uri} is {header.format}, not PNG")
+    if header.mode not in {"L", "P"}:
         kind = {"RGB": "RGB", "RGBA": "RGBA", "I;16": "16-bit", "I": "16/32-bit", "LA": "greyscale with alpha"}
         yield Finding(
             number,
             "mask-mode",
-            f"{uri} is a {kind.get(mode, mode)} image; a mask must be 1-channel 8-bit: each pixel its class index",
+            f"{uri} is a {kind.get(header.mode, header.mode)} image; a mask must be 1-channel 8-bit: "
+            "each pixel its class index",
         )
-    if values is not None:
-        unknown = [int(v) for v in values if int(v) not in keys]
-        if unknown and keys:
+
+
+def _check_mask_values(
+    number: int, uri: str, values: npt.NDArray[np.intp], palette: list[int] | None, keys: Mapping[int, str]
+) -> Iterator[Finding]:
+    """Pixel values the color map does not name, and palette colours that disagree with it."""
+    unknown = [int(v) for v in values if int(v) not in keys]
+    if unknown and keys:
+        yield Finding(
+            number,
+            "mask-values-unmapped",
+            f"{uri} has pixel values {unknown[:10]} that the internal-color-map does not name; add them",
+        )
+    if palette is None:
+        return
+    for value in values:
+        index = int(value)
+        rgb = palette[3 * index : 3 * index + 3]
+        color = "#{:02x}{:02x}{:02x}".format(*rgb) if len(rgb) == 3 else None
+        if index in keys and color != keys[index]:
             yield Finding(
                 number,
-                "mask-values-unmapped",
-                f"{uri} has pixel values {unknown[:10]} that the internal-color-map does not name; add them",
+                "mask-palette-disagrees",
+                f"{uri}: palette colour of index {index} is {color}, the internal-color-map says "
+                f"{keys[index]}; workers would see the wrong classes",
             )
-        if palette is not None:
-            for value in values:
-                index = int(value)
-                rgb = palette[3 * index : 3 * index + 3]
-                color = "#{:02x}{:02x}{:02x}".format(*rgb) if len(rgb) == 3 else None
-                if index in keys and color != keys[index]:
-                    yield Finding(
-                        number,
-                        "mask-palette-disagrees",
-                        f"{uri}: palette colour of index {index} is {color}, the internal-color-map says "
-                        f"{keys[index]}; workers would see the wrong classes",
-                    )
+
+
+def _check_mask_size(
+    number: int, uri: str, size: tuple[int, int], source: object, read: ReadObject
+) -> Iterator[Finding]:
+    """The mask against its image's header: the exact same size, and an image Ground Truth accepts."""
     if not isinstance(source, str) or not source.startswith("s3://"):
         return  # the generic preflight reports the line's source-ref
     image = read(source)
