@@ -20,7 +20,7 @@ Finalize merges the job's output into one manifest line per item and exports:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -139,22 +139,8 @@ def _prepare_scene(
     assert project.pointcloud is not None
     scene_name = folder.removeprefix(project.incoming_prefix).rstrip("/") or ROOT_SCENE
     read = object_reader(s3)
-    document_key = f"{folder}{project.pointcloud.scene_document}"
-    body = read(S3Location(batch.bucket, document_key).uri)
-    if body is None:
-        done.refuse(
-            scene_name,
-            document_key,
-            "no-scene-document",
-            f"scene folder {folder} has {len(keys)} frame(s) but no {project.pointcloud.scene_document}: Ground Truth "
-            "needs each frame's unix timestamp; upload the scene document (README: point cloud scenes), then the "
-            "frames again",
-        )
-        return []
-    try:
-        scene = point_cloud_frames.parse_scene_document(body)
-    except point_cloud_frames.InvalidSceneDocument as error:
-        done.refuse(scene_name, document_key, "invalid-scene-document", str(error))
+    scene = _read_scene_document(read, batch, project, folder, scene_name, len(keys), done)
+    if scene is None:
         return []
     out_folder = S3Location(batch.bucket, f"{FRAMES_PREFIX}{batch.project}/{batch.batch_id}/{scene_name}/")
     converted: list[point_cloud_frames.ConvertedFrame] = []
@@ -162,7 +148,6 @@ def _prepare_scene(
         frame = _convert_frame(s3, batch, project, scene_name, key, out_folder, done)
         if frame is not None:
             converted.append(frame)
-    names = {frame.name for frame in converted}
     if task.kind == "tracking" and len(converted) < len(keys):
         done.refuse(
             scene_name,
@@ -173,20 +158,10 @@ def _prepare_scene(
         )
         return []
     if task.kind != "tracking":
-        unlisted = sorted(set(scene.frames) - {PurePosixPath(key).name for key in keys})
-        if unlisted:
-            done.warnings.append(
-                f"scene {scene_name}: {len(unlisted)} frame(s) of {project.pointcloud.scene_document} were not "
-                f"uploaded, e.g. {unlisted[0]}"
-            )
-        scene = scene.model_copy(update={"frames": {n: f for n, f in scene.frames.items() if n in names}})
+        scene = _converted_frames_only(scene, keys, converted, scene_name, project.pointcloud.scene_document, done)
     image_prefix = S3Location(batch.bucket, folder).uri
     existing = _relative_keys(s3, batch.bucket, folder)
-    texts = {
-        path: text.decode("utf-8", errors="replace")
-        for path in point_cloud_frames.calibration_files(scene)
-        if (text := read(S3Location(batch.bucket, folder + path).uri)) is not None
-    }
+    texts = _calibration_texts(read, batch.bucket, folder, scene)
     try:
         if task.kind == "tracking":
             document = point_cloud_frames.scene_sequence(
@@ -198,12 +173,7 @@ def _prepare_scene(
                 existing_images=existing,
                 calibration_texts=texts,
             )
-            sequence = S3Location(batch.bucket, f"{FRAMES_PREFIX}{batch.project}/{batch.batch_id}/sequences/")
-            location = sequence.child(f"{scene_name}.json")
-            put_object(s3, location, orjson.dumps(document), "application/json")
-            done.sequences += 1
-            done.frames += len(converted)
-            return [{"source-ref": location.uri}]
+            return [_write_sequence(s3, batch, scene_name, document, len(converted), done)]
         frame_lines = point_cloud_frames.scene_frame_lines(
             scene, converted, image_prefix=image_prefix, existing_images=existing, calibration_texts=texts
         )
@@ -213,6 +183,78 @@ def _prepare_scene(
         return []
     done.frames += len(frame_lines)
     return frame_lines
+
+
+def _read_scene_document(
+    read: Callable[[str], bytes | None],
+    batch: BatchRef,
+    project: Project,
+    folder: str,
+    scene_name: str,
+    frame_count: int,
+    done: _Preparation,
+) -> point_cloud_frames.SceneDocument | None:
+    """The scene folder's scene document, or None when it is missing or invalid (the scene is refused)."""
+    assert project.pointcloud is not None
+    document_key = f"{folder}{project.pointcloud.scene_document}"
+    body = read(S3Location(batch.bucket, document_key).uri)
+    if body is None:
+        done.refuse(
+            scene_name,
+            document_key,
+            "no-scene-document",
+            f"scene folder {folder} has {frame_count} frame(s) but no {project.pointcloud.scene_document}: Ground "
+            "Truth needs each frame's unix timestamp; upload the scene document (README: point cloud scenes), then "
+            "the frames again",
+        )
+        return None
+    try:
+        return point_cloud_frames.parse_scene_document(body)
+    except point_cloud_frames.InvalidSceneDocument as error:
+        done.refuse(scene_name, document_key, "invalid-scene-document", str(error))
+        return None
+
+
+def _converted_frames_only(
+    scene: point_cloud_frames.SceneDocument,
+    keys: list[str],
+    converted: list[point_cloud_frames.ConvertedFrame],
+    scene_name: str,
+    scene_document: str,
+    done: _Preparation,
+) -> point_cloud_frames.SceneDocument:
+    """The scene without the frames that were not converted; a warning names frames the document lists but were
+    never uploaded (single-frame tasks go on without them)."""
+    unlisted = sorted(set(scene.frames) - {PurePosixPath(key).name for key in keys})
+    if unlisted:
+        done.warnings.append(
+            f"scene {scene_name}: {len(unlisted)} frame(s) of {scene_document} were not uploaded, e.g. {unlisted[0]}"
+        )
+    names = {frame.name for frame in converted}
+    return scene.model_copy(update={"frames": {n: f for n, f in scene.frames.items() if n in names}})
+
+
+def _calibration_texts(
+    read: Callable[[str], bytes | None], bucket: str, folder: str, scene: point_cloud_frames.SceneDocument
+) -> dict[str, str]:
+    """The calibration files the scene names that exist, by their path inside the scene folder."""
+    return {
+        path: text.decode("utf-8", errors="replace")
+        for path in point_cloud_frames.calibration_files(scene)
+        if (text := read(S3Location(bucket, folder + path).uri)) is not None
+    }
+
+
+def _write_sequence(
+    s3: S3Client, batch: BatchRef, scene_name: str, document: dict[str, Any], frames: int, done: _Preparation
+) -> dict[str, Any]:
+    """Writes a tracking scene's sequence file; returns its manifest line."""
+    sequence = S3Location(batch.bucket, f"{FRAMES_PREFIX}{batch.project}/{batch.batch_id}/sequences/")
+    location = sequence.child(f"{scene_name}.json")
+    put_object(s3, location, orjson.dumps(document), "application/json")
+    done.sequences += 1
+    done.frames += frames
+    return {"source-ref": location.uri}
 
 
 def _convert_frame(
