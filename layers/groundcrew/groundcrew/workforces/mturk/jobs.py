@@ -126,6 +126,46 @@ def launch_hits(
     estimate = mturk_hits.estimate_cost(
         items=len(lines), assignments_per_item=wanted, reward=reward, masters=settings.masters
     )
+    _check_balance(mturk, estimate, batch, job, sandbox=sandbox)
+    poster = _HitPoster(
+        mturk,
+        job,
+        page=_page_renderer(s3, batch, job, presign, frame_height=settings.frame_height),
+        settings=_hit_settings(project, human, reward, sandbox=sandbox),
+        register=_read_register(s3, batch) if job.round > 1 else {},
+        moment=now or datetime.now(UTC),
+    )
+    items = [poster.post(index, line, wanted) for index, line in enumerate(lines)]
+    _write_ledger(s3, batch, job, items)
+    _write_register(s3, batch, poster.register)
+    posted = sum(1 for item in items if item.hit_id)
+    publisher.publish(
+        LabelingJobStarted(
+            project=batch.project,
+            batch_id=batch.batch_id,
+            labeling_job_name=job.name,
+            labeling_job_arn=poster.hit_type or "",
+            item_count=len(items),
+            workers_per_object=wanted,
+            round=job.round,
+            workforce="mturk",
+            estimated_cost_usd=float(estimate.total),
+            preview_url=mturk_hits.preview_url(poster.group, sandbox=sandbox) if poster.group else None,
+            gold_items=job.gold_items,
+            gold_missing=job.gold_missing,
+        )
+    )
+    return {
+        "hits": posted,
+        "failed": len(items) - posted,
+        "estimated_cost_usd": mturk_hits.format_usd(estimate.total),
+        "ledger_uri": _ledger_location(batch, job).uri,
+    }
+
+
+def _check_balance(
+    mturk: MTurkClient, estimate: mturk_hits.CostEstimate, batch: BatchRef, job: PreparedJob, *, sandbox: bool
+) -> None:
     balance = Decimal(mturk.get_account_balance()["AvailableBalance"])
     if balance < estimate.total:
         account = "sandbox" if sandbox else "production"
@@ -135,17 +175,32 @@ def launch_hits(
             f"${mturk_hits.format_usd(estimate.fees)} in fees) but the {account} Mechanical Turk account holds "
             f"${mturk_hits.format_usd(balance)}; add funds (or lower price_per_task_usd) and run the batch again"
         )
-    config = TaskConfigReader(s3, batch.bucket).read(job.name)
-    template_uri = S3Location.parse(human["UiConfig"]["UiTemplateS3Uri"])
-    template_text = s3.get_object(Bucket=template_uri.bucket, Key=template_uri.key)["Body"].read().decode()
+
+
+def _page_renderer(
+    s3: S3Client, batch: BatchRef, job: PreparedJob, presign: Presign, *, frame_height: int
+) -> Callable[[dict[str, Any]], str]:
+    """Each line's HTMLQuestion: the round's template rendered as Ground Truth would, with our task input."""
     from groundcrew.workforces.ground_truth.task_pages import (
         ground_truth_liquid_environment,  # python-liquid: only this step needs it
     )
 
+    config = TaskConfigReader(s3, batch.bucket).read(job.name)
+    template_uri = S3Location.parse(job.request["HumanTaskConfig"]["UiConfig"]["UiTemplateS3Uri"])
+    template_text = s3.get_object(Bucket=template_uri.bucket, Key=template_uri.key)["Body"].read().decode()
     template = ground_truth_liquid_environment(lambda uri: presign(uri, PAGE_LINK_SECONDS)).from_string(template_text)
-    register = _read_register(s3, batch) if job.round > 1 else {}
-    moment = now or datetime.now(UTC)
-    hit_settings = {
+
+    def question(line: dict[str, Any]) -> str:
+        page = template.render(task={"input": _task_input(line, config)})
+        return mturk_hits.html_question(page, frame_height=frame_height)
+
+    return question
+
+
+def _hit_settings(project: Project, human: dict[str, Any], reward: Decimal, *, sandbox: bool) -> dict[str, Any]:
+    """What every HIT of the round shares, from the job's task settings and the project's Mechanical Turk ones."""
+    settings = project.workforce.mturk_settings
+    return {
         "AutoApprovalDelayInSeconds": settings.auto_approval_delay_seconds,
         "LifetimeInSeconds": int(human["TaskAvailabilityLifetimeInSeconds"]),
         "AssignmentDurationInSeconds": int(human["TaskTimeLimitInSeconds"]),
@@ -161,67 +216,56 @@ def launch_hits(
             sandbox=sandbox,
         ),
     }
-    items: list[ItemHit] = []
-    hit_type = group = None
-    for index, line in enumerate(lines):
+
+
+@dataclass
+class _HitPoster:
+    """Posts one item at a time: a new HIT, or more assignments on the item's HIT of an earlier round."""
+
+    mturk: MTurkClient
+    job: PreparedJob
+    page: Callable[[dict[str, Any]], str]
+    settings: dict[str, Any]
+    register: dict[str, dict[str, Any]]  # item -> its HIT, across the batch's rounds
+    moment: datetime
+    hit_type: str | None = None
+    group: str | None = None
+
+    def post(self, index: int, line: dict[str, Any], wanted: int) -> ItemHit:
         item = ItemHit(id=str(index), line=line, wanted=wanted)
-        items.append(item)
         try:
-            question = mturk_hits.html_question(
-                template.render(task={"input": _task_input(line, config)}), frame_height=settings.frame_height
-            )
+            question = self.page(line)
         except (mturk_hits.InvalidQuestion, DataObjectError, ValueError) as error:
             item.failure = f"the task page could not be posted: {error}"
-            continue
-        earlier = register.get(rounds.item_key(line) or "")
-        if earlier is not None and _extendable(earlier, wanted, moment):
-            item.hit_id, item.known = earlier["hit_id"], _assignment_ids(mturk, earlier["hit_id"])
-            _add_assignments(mturk, earlier["hit_id"], wanted, token=_token(job.name, index, "more"))
-            _reopen(mturk, earlier["hit_id"], int(human["TaskAvailabilityLifetimeInSeconds"]), moment)
-            earlier["max_assignments"] += wanted
-            continue
+            return item
+        earlier = self.register.get(rounds.item_key(line) or "")
+        if earlier is not None and _extendable(earlier, wanted, self.moment):
+            self._extend(item, earlier, index, wanted)
+            return item
         hit = _create_hit(
-            mturk,
+            self.mturk,
             question=question,
             max_assignments=wanted,
-            annotation=_annotation(line, job.name, index),
-            token=_token(job.name, index, "hit"),
-            settings=hit_settings,
+            annotation=_annotation(line, self.job.name, index),
+            token=_token(self.job.name, index, "hit"),
+            settings=self.settings,
         )
         item.hit_id = hit["HITId"]
-        hit_type, group = hit.get("HITTypeId", hit_type), hit.get("HITGroupId", group)
-        key = rounds.item_key(line) or f"{job.name}/{index}"
-        register[key] = {
+        self.hit_type, self.group = hit.get("HITTypeId", self.hit_type), hit.get("HITGroupId", self.group)
+        key = rounds.item_key(line) or f"{self.job.name}/{index}"
+        self.register[key] = {
             "hit_id": hit["HITId"],
-            "created": moment.isoformat(),
+            "created": self.moment.isoformat(),
             "initial": wanted,
             "max_assignments": wanted,
         }
-    _write_ledger(s3, batch, job, items)
-    _write_register(s3, batch, register)
-    posted = sum(1 for item in items if item.hit_id)
-    publisher.publish(
-        LabelingJobStarted(
-            project=batch.project,
-            batch_id=batch.batch_id,
-            labeling_job_name=job.name,
-            labeling_job_arn=hit_type or "",
-            item_count=len(items),
-            workers_per_object=wanted,
-            round=job.round,
-            workforce="mturk",
-            estimated_cost_usd=float(estimate.total),
-            preview_url=mturk_hits.preview_url(group, sandbox=sandbox) if group else None,
-            gold_items=job.gold_items,
-            gold_missing=job.gold_missing,
-        )
-    )
-    return {
-        "hits": posted,
-        "failed": len(items) - posted,
-        "estimated_cost_usd": mturk_hits.format_usd(estimate.total),
-        "ledger_uri": _ledger_location(batch, job).uri,
-    }
+        return item
+
+    def _extend(self, item: ItemHit, earlier: dict[str, Any], index: int, wanted: int) -> None:
+        item.hit_id, item.known = earlier["hit_id"], _assignment_ids(self.mturk, earlier["hit_id"])
+        _add_assignments(self.mturk, earlier["hit_id"], wanted, token=_token(self.job.name, index, "more"))
+        _reopen(self.mturk, earlier["hit_id"], int(self.settings["LifetimeInSeconds"]), self.moment)
+        earlier["max_assignments"] += wanted
 
 
 def _reward(project: Project) -> Decimal:
@@ -480,56 +524,16 @@ def _finish(
     how many items it labeled. Items without a label keep their line unchanged, as Ground Truth's failed ones."""
     folder = job_folder(batch.bucket, job.name)
     answered = [item for item in items if item.answers]
-    for item in answered:
-        document = {"answers": [_worker_response(answer) for answer in item.answers]}
-        stamp = max(answer["submitted"] for answer in item.answers)[:19].replace("T", "_")
-        put_object(
-            s3,
-            folder.child("annotations", "worker-response", "iteration-1", item.id, f"{stamp}.json"),
-            orjson.dumps(document),
-        )
-    attribute = job.label_attribute_name
-    labels: dict[str, Any] = {}
+    _write_worker_responses(s3, folder, answered)
     # Items that could not be posted or whose HIT ended short are reported, those with some answers included.
     failures = [
         ConsolidationFailure(dataset_object_id=item.id, data_object=rounds.item_key(item.line), reason=reason)
         for item in items
         if (reason := item.failure or item.short) is not None
     ]
+    labels: dict[str, Any] = {}
     if answered:
-        payload = [
-            {
-                "datasetObjectId": item.id,
-                "dataObject": {"s3Uri": item.line["source-ref"]}
-                if "source-ref" in item.line
-                else {"content": item.line.get("source")},
-                "annotations": [
-                    {"workerId": answer["worker"], "annotationData": {"content": answer["content"]}}
-                    for answer in item.answers
-                ],
-            }
-            for item in answered
-        ]
-        request_location = folder.child("annotations", "consolidated-annotation", "consolidation-request", "mturk.json")
-        put_object(s3, request_location, orjson.dumps(payload))
-        request = consolidation.ConsolidationRequest(
-            labelingJobArn=f"mturk/{job.name}",
-            labelAttributeName=attribute,
-            payload=consolidation.PayloadLocation(s3Uri=request_location.uri),
-        )
-        context = consolidation.JobContextReader(s3, batch.bucket).read(job.name)
-        result = consolidation.consolidate(s3, request, payload, context)
-        put_object(
-            s3,
-            folder.child("annotations", "consolidated-annotation", "consolidation-response", "mturk.json"),
-            orjson.dumps(result.response),
-        )
-        for entry in result.response:
-            content = entry.get("consolidatedAnnotation", {}).get("content") or {}
-            if attribute in content:
-                labels[str(entry["datasetObjectId"])] = content[attribute]
-        summary = result.summary.model_copy(update={"failures": [*result.summary.failures, *failures][:MAX_LISTED]})
-        publisher.publish(summary)
+        labels = _consolidate(s3, publisher, batch, job, answered, failures)
     elif failures:
         publisher.publish(
             AnnotationsConsolidated(
@@ -541,23 +545,81 @@ def _finish(
                 failures=failures[:MAX_LISTED],
             )
         )
+    location = folder.child("manifests", "output", "output.manifest")
+    manifests.write_manifest(s3, location, _output_lines(job, items, labels, moment))
+    return location, len(labels)
+
+
+def _write_worker_responses(s3: S3Client, folder: S3Location, answered: list[ItemHit]) -> None:
+    for item in answered:
+        document = {"answers": [_worker_response(answer) for answer in item.answers]}
+        stamp = max(answer["submitted"] for answer in item.answers)[:19].replace("T", "_")
+        put_object(
+            s3,
+            folder.child("annotations", "worker-response", "iteration-1", item.id, f"{stamp}.json"),
+            orjson.dumps(document),
+        )
+
+
+def _consolidate(
+    s3: S3Client,
+    publisher: EventPublisher,
+    batch: BatchRef,
+    job: PreparedJob,
+    answered: list[ItemHit],
+    failures: list[ConsolidationFailure],
+) -> dict[str, Any]:
+    """The answered items through the same consolidation as a Ground Truth job's: each item's label value."""
+    folder = job_folder(batch.bucket, job.name).child("annotations", "consolidated-annotation")
+    attribute = job.label_attribute_name
+    payload = [
+        {
+            "datasetObjectId": item.id,
+            "dataObject": {"s3Uri": item.line["source-ref"]}
+            if "source-ref" in item.line
+            else {"content": item.line.get("source")},
+            "annotations": [
+                {"workerId": answer["worker"], "annotationData": {"content": answer["content"]}}
+                for answer in item.answers
+            ],
+        }
+        for item in answered
+    ]
+    request_location = folder.child("consolidation-request", "mturk.json")
+    put_object(s3, request_location, orjson.dumps(payload))
+    request = consolidation.ConsolidationRequest(
+        labelingJobArn=f"mturk/{job.name}",
+        labelAttributeName=attribute,
+        payload=consolidation.PayloadLocation(s3Uri=request_location.uri),
+    )
+    context = consolidation.JobContextReader(s3, batch.bucket).read(job.name)
+    result = consolidation.consolidate(s3, request, payload, context)
+    put_object(s3, folder.child("consolidation-response", "mturk.json"), orjson.dumps(result.response))
+    labels: dict[str, Any] = {}
+    for entry in result.response:
+        content = entry.get("consolidatedAnnotation", {}).get("content") or {}
+        if attribute in content:
+            labels[str(entry["datasetObjectId"])] = content[attribute]
+    summary = result.summary.model_copy(update={"failures": [*result.summary.failures, *failures][:MAX_LISTED]})
+    publisher.publish(summary)
+    return labels
+
+
+def _output_lines(
+    job: PreparedJob, items: list[ItemHit], labels: dict[str, Any], moment: datetime
+) -> Iterator[dict[str, Any]]:
+    attribute = job.label_attribute_name
     creation_date = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
     metadata = {"type": "groundtruth/custom", "job-name": job.name.lower(), "human-annotated": "yes"}
-
-    def output_lines() -> Iterator[dict[str, Any]]:
-        for item in items:
-            if item.id in labels:
-                yield {
-                    **item.line,
-                    attribute: labels[item.id],
-                    f"{attribute}-metadata": {**metadata, "creation-date": creation_date},
-                }
-            else:
-                yield item.line
-
-    location = folder.child("manifests", "output", "output.manifest")
-    manifests.write_manifest(s3, location, output_lines())
-    return location, len(labels)
+    for item in items:
+        if item.id in labels:
+            yield {
+                **item.line,
+                attribute: labels[item.id],
+                f"{attribute}-metadata": {**metadata, "creation-date": creation_date},
+            }
+        else:
+            yield item.line
 
 
 def _worker_response(answer: dict[str, Any]) -> dict[str, Any]:
