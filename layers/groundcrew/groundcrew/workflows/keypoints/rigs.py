@@ -133,6 +133,16 @@ class RigDocument(_Strict):
 
 def _cross_references(document: RigDocument) -> list[RigProblem]:
     """What pydantic's per-field checks cannot see: names that must exist, pairs, the box."""
+    problems, first_index = _duplicate_keypoints(document)
+    problems += _edge_problems(document, first_index)
+    problems += _mirrored_problems(document, first_index)
+    problems += _required_problems(document, first_index)
+    problems += _box_problems(document)
+    return problems
+
+
+def _duplicate_keypoints(document: RigDocument) -> tuple[list[RigProblem], dict[str, int]]:
+    """Repeated keypoint names, and the index of each name's first keypoint."""
     problems: list[RigProblem] = []
     first_index: dict[str, int] = {}
     for index, keypoint in enumerate(document.keypoints):
@@ -145,19 +155,25 @@ def _cross_references(document: RigDocument) -> list[RigProblem]:
             )
         else:
             first_index[keypoint.name] = index
+    return problems, first_index
+
+
+def _unknown_names(names: list[str], first_index: Mapping[str, int]) -> str | None:
+    """The message for names that are no keypoint of the rig, or None when all are."""
+    missing = [name for name in names if name not in first_index]
+    if not missing:
+        return None
+    listed = ", ".join(repr(name) for name in missing)
     known = ", ".join(first_index)
+    return f"names unknown keypoint{'s' if len(missing) > 1 else ''} {listed} (the rig has {known})"
 
-    def unknown(names: list[str]) -> str | None:
-        missing = [name for name in names if name not in first_index]
-        if not missing:
-            return None
-        listed = ", ".join(repr(name) for name in missing)
-        return f"names unknown keypoint{'s' if len(missing) > 1 else ''} {listed} (the rig has {known})"
 
+def _edge_problems(document: RigDocument, first_index: Mapping[str, int]) -> list[RigProblem]:
+    problems: list[RigProblem] = []
     seen_edges: dict[frozenset[str], int] = {}
     for index, edge in enumerate(document.edges):
         where = f"edges.{index}"
-        if message := unknown(edge[:2]):
+        if message := _unknown_names(edge[:2], first_index):
             problems.append(RigProblem(where, message))
         if edge[0] == edge[1]:
             problems.append(RigProblem(where, f"joins {edge[0]!r} to itself"))
@@ -168,11 +184,15 @@ def _cross_references(document: RigDocument) -> list[RigProblem]:
             problems.append(RigProblem(where, f"repeats edges.{seen_edges[pair]}"))
         else:
             seen_edges[pair] = index
+    return problems
 
+
+def _mirrored_problems(document: RigDocument, first_index: Mapping[str, int]) -> list[RigProblem]:
+    problems: list[RigProblem] = []
     mirrored_in: dict[str, int] = {}
     for index, (left, right) in enumerate(document.mirrored):
         where = f"mirrored.{index}"
-        if message := unknown([left, right]):
+        if message := _unknown_names([left, right], first_index):
             problems.append(RigProblem(where, message))
         if left == right:
             problems.append(RigProblem(where, f"mirrors {left!r} with itself"))
@@ -184,40 +204,48 @@ def _cross_references(document: RigDocument) -> list[RigProblem]:
                 )
             else:
                 mirrored_in[name] = index
+    return problems
 
+
+def _required_problems(document: RigDocument, first_index: Mapping[str, int]) -> list[RigProblem]:
+    problems: list[RigProblem] = []
     seen_required: set[str] = set()
     for index, name in enumerate(document.required):
-        if message := unknown([name]):
+        if message := _unknown_names([name], first_index):
             problems.append(RigProblem(f"required.{index}", message))
         if name in seen_required:
             problems.append(RigProblem(f"required.{index}", f"{name!r} is listed twice"))
         seen_required.add(name)
+    return problems
 
+
+def _box_problems(document: RigDocument) -> list[RigProblem]:
+    """A box must have an area and hold every keypoint; without a box, keypoints have no x/y."""
     box = document.box
-    if box is not None and (box.right <= box.left or box.bottom <= box.top):
-        problems.append(RigProblem("box", "needs left < right and top < bottom"))
-    elif box is not None:
-        for index, keypoint in enumerate(document.keypoints):
-            if not box.left <= keypoint.x <= box.right:
-                problems.append(
-                    RigProblem(
-                        f"keypoints.{index}.x",
-                        f"{keypoint.x} is outside the box (left {box.left}, right {box.right})",
-                    )
+    if box is None:
+        return [
+            RigProblem(f"keypoints.{index}", "has x/y but the rig has no box; add `box` or drop x/y")
+            for index, keypoint in enumerate(document.keypoints)
+            if keypoint.x or keypoint.y
+        ]
+    if box.right <= box.left or box.bottom <= box.top:
+        return [RigProblem("box", "needs left < right and top < bottom")]
+    problems: list[RigProblem] = []
+    for index, keypoint in enumerate(document.keypoints):
+        if not box.left <= keypoint.x <= box.right:
+            problems.append(
+                RigProblem(
+                    f"keypoints.{index}.x",
+                    f"{keypoint.x} is outside the box (left {box.left}, right {box.right})",
                 )
-            if not box.top <= keypoint.y <= box.bottom:
-                problems.append(
-                    RigProblem(
-                        f"keypoints.{index}.y",
-                        f"{keypoint.y} is outside the box (top {box.top}, bottom {box.bottom})",
-                    )
+            )
+        if not box.top <= keypoint.y <= box.bottom:
+            problems.append(
+                RigProblem(
+                    f"keypoints.{index}.y",
+                    f"{keypoint.y} is outside the box (top {box.top}, bottom {box.bottom})",
                 )
-    else:
-        for index, keypoint in enumerate(document.keypoints):
-            if keypoint.x or keypoint.y:
-                problems.append(
-                    RigProblem(f"keypoints.{index}", "has x/y but the rig has no box; add `box` or drop x/y")
-                )
+            )
     return problems
 
 
