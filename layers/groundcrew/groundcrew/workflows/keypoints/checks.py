@@ -556,59 +556,79 @@ def _swap_findings(
     ref: FloatArray | None,
 ) -> list[Finding]:
     """One finding per exchanged pair, or one for the whole skeleton when every placed pair is exchanged."""
-
-    def label(pair: int) -> str:
-        return "/".join(index.names[k] for k in index.pairs[pair])
-
     facing = int(evidence.facing_sign[number])
     side = "faces the camera (nose or eyes placed)" if facing > 0 else "faces away (ears, but no nose or eyes)"
     pairs = np.flatnonzero(flagged).tolist()
     if len(pairs) >= 2 and bool(flagged[present].all()):
-        names = tuple(index.names[k] for pair in pairs for k in index.pairs[pair])
-        reasons = []
-        if (evidence.facing[number, pairs] < 0).any():
-            reasons.append(f"the subject {side}, so its left side shows on the other side of the image")
-        if evidence.toward_opposite is not None:
-            closer = int((np.nan_to_num(evidence.toward_opposite[number, pairs]) > 0).all(axis=-1).sum())
-            reasons.append(f"{closer} of {len(pairs)} pairs are nearer the reference's opposite points")
-        because = f" ({'; '.join(reasons)})" if reasons else ""
-        message = (
-            f"every left/right label looks exchanged, as if labelled from the viewer's side{because}: "
-            f"{', '.join(label(pair) for pair in pairs)}. Exchange each left label with its right one."
-        )
-        return [Finding(Rule.LEFT_RIGHT_SWAP, names, message, Severity.ERROR)]
-    found = []
-    for pair in pairs:
-        left_name, right_name = (index.names[k] for k in index.pairs[pair])
-        reasons = []
-        crossing = [
-            label(int(j if i == pair else i))
-            for q, (i, j) in enumerate(index.links.tolist())
-            if pair in (i, j) and evidence.links[number, q] * evidence.signs[number, j if i == pair else i] < 0
-        ]
-        if crossing:
-            reasons.append(f"as placed they cross over the neighbouring {', '.join(crossing)}")
-        if evidence.facing[number, pair] < 0:
-            reasons.append(f"the subject {side}, which puts {left_name} on the other side")
-        if evidence.toward_opposite is not None and ref is not None:
-            distances = [
-                f"{name} is {float(_distance(xy[number, k], ref[number, k])):.0f} px from the reference's {name} and "
-                f"{float(_distance(xy[number, k], ref[number, m])):.0f} px from its {index.names[m]}"
-                for name, k, m in (
-                    (left_name, index.pairs[pair, 0], index.pairs[pair, 1]),
-                    (right_name, index.pairs[pair, 1], index.pairs[pair, 0]),
-                )
-                if not np.isnan(evidence.toward_opposite[number, pair]).all()
-                and not np.isnan(xy[number, k, 0])
-                and not np.isnan(ref[number, [k, m], 0]).any()
-            ]
-            if distances and np.nansum(evidence.toward_opposite[number, pair]) > 0:
-                reasons.append("; ".join(distances))
-        if not reasons:
-            reasons.append("the rest of the skeleton puts them the other way round")
-        message = f"{left_name} and {right_name} look swapped: {'; '.join(reasons)}. Exchange the two labels."
-        found.append(Finding(Rule.LEFT_RIGHT_SWAP, (left_name, right_name), message, Severity.ERROR))
-    return found
+        return [_whole_skeleton_swap(number, pairs, side, evidence, index)]
+    return [_pair_swap(number, pair, side, evidence, index, xy, ref) for pair in pairs]
+
+
+def _pair_label(index: _RigIndex, pair: int) -> str:
+    return "/".join(index.names[k] for k in index.pairs[pair])
+
+
+def _whole_skeleton_swap(
+    number: int, pairs: list[int], side: str, evidence: _SwapEvidence, index: _RigIndex
+) -> Finding:
+    names = tuple(index.names[k] for pair in pairs for k in index.pairs[pair])
+    reasons = []
+    if (evidence.facing[number, pairs] < 0).any():
+        reasons.append(f"the subject {side}, so its left side shows on the other side of the image")
+    if evidence.toward_opposite is not None:
+        closer = int((np.nan_to_num(evidence.toward_opposite[number, pairs]) > 0).all(axis=-1).sum())
+        reasons.append(f"{closer} of {len(pairs)} pairs are nearer the reference's opposite points")
+    because = f" ({'; '.join(reasons)})" if reasons else ""
+    message = (
+        f"every left/right label looks exchanged, as if labelled from the viewer's side{because}: "
+        f"{', '.join(_pair_label(index, pair) for pair in pairs)}. Exchange each left label with its right one."
+    )
+    return Finding(Rule.LEFT_RIGHT_SWAP, names, message, Severity.ERROR)
+
+
+def _pair_swap(
+    number: int,
+    pair: int,
+    side: str,
+    evidence: _SwapEvidence,
+    index: _RigIndex,
+    xy: FloatArray,
+    ref: FloatArray | None,
+) -> Finding:
+    left_name, right_name = (index.names[k] for k in index.pairs[pair])
+    reasons = []
+    crossing = [
+        _pair_label(index, int(j if i == pair else i))
+        for q, (i, j) in enumerate(index.links.tolist())
+        if pair in (i, j) and evidence.links[number, q] * evidence.signs[number, j if i == pair else i] < 0
+    ]
+    if crossing:
+        reasons.append(f"as placed they cross over the neighbouring {', '.join(crossing)}")
+    if evidence.facing[number, pair] < 0:
+        reasons.append(f"the subject {side}, which puts {left_name} on the other side")
+    if evidence.toward_opposite is not None and ref is not None:
+        distances = _reference_distances(number, pair, evidence.toward_opposite, index, xy, ref)
+        if distances and np.nansum(evidence.toward_opposite[number, pair]) > 0:
+            reasons.append("; ".join(distances))
+    if not reasons:
+        reasons.append("the rest of the skeleton puts them the other way round")
+    message = f"{left_name} and {right_name} look swapped: {'; '.join(reasons)}. Exchange the two labels."
+    return Finding(Rule.LEFT_RIGHT_SWAP, (left_name, right_name), message, Severity.ERROR)
+
+
+def _reference_distances(
+    number: int, pair: int, toward_opposite: FloatArray, index: _RigIndex, xy: FloatArray, ref: FloatArray
+) -> list[str]:
+    """For each point of the pair: how far it is from the reference's same point and from its opposite one."""
+    left, right = index.pairs[pair, 0], index.pairs[pair, 1]
+    return [
+        f"{index.names[k]} is {float(_distance(xy[number, k], ref[number, k])):.0f} px from the reference's "
+        f"{index.names[k]} and {float(_distance(xy[number, k], ref[number, m])):.0f} px from its {index.names[m]}"
+        for k, m in ((left, right), (right, left))
+        if not np.isnan(toward_opposite[number, pair]).all()
+        and not np.isnan(xy[number, k, 0])
+        and not np.isnan(ref[number, [k, m], 0]).any()
+    ]
 
 
 # --- the other rules --------------------------------------------------------------------------------------------
