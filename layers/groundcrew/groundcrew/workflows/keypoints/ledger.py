@@ -34,6 +34,8 @@ from groundcrew.workflows.keypoints.rigs import load_rig
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+    from groundcrew.workflows.keypoints.coco import CocoImage
+
 KEYPOINT_METHOD = "median-after-flip-correction"  # keypoint_consensus: how several workers' poses become one
 
 
@@ -163,11 +165,29 @@ def keypoint_outputs(
 ) -> dict[str, Any]:
     """Next to the output: the COCO keypoints file, the HTML report of every pose ever flagged, the timing."""
     from groundcrew.workflows.keypoints import coco as coco_keypoints  # Pillow and numpy: Finalize only
-    from groundcrew.workflows.keypoints import report as keypoint_report
-    from groundcrew.workflows.keypoints import stats as keypoint_stats
 
     folder = rounds.batch_folder(batch.bucket, batch.project, batch.batch_id).child("output")
     category = "person" if rig.name == "coco-person" else rig.name
+    images, excluded = _coco_images(verdicts, sizes)
+    coco = folder.child(f"{category}_keypoints.json")
+    put_object(s3, coco, orjson.dumps(coco_keypoints.to_coco(images, rig, category_name=category)))
+    report = _write_report(s3, folder, batch, ledger, verdicts, rig)
+    seconds = _seconds_per_image(ledger)
+    exported = _export_coco(s3, publisher, batch, project, images, rig, category, excluded) if project.export else None
+    return {
+        "coco_uri": coco.uri,
+        "report_uri": report.uri,
+        "seconds_per_image": seconds.model_dump(mode="json"),
+        "export": exported.model_dump(mode="json") if exported else None,
+    }
+
+
+def _coco_images(
+    verdicts: dict[str, keypoint_batches.PoseVerdict], sizes: dict[str, image_headers.SizeReading]
+) -> tuple[list[CocoImage], dict[str, int]]:
+    """The COCO image of every item with a pose and a readable size; the others counted by reason."""
+    from groundcrew.workflows.keypoints import coco as coco_keypoints
+
     images = []
     excluded = {"no pose": 0, "image size unreadable": 0}
     for key, verdict in verdicts.items():
@@ -179,8 +199,19 @@ def keypoint_outputs(
         else:
             name = S3Location.parse(key).key
             images.append(coco_keypoints.CocoImage(name, size.width, size.height, [verdict.pose]))
-    coco = folder.child(f"{category}_keypoints.json")
-    put_object(s3, coco, orjson.dumps(coco_keypoints.to_coco(images, rig, category_name=category)))
+    return images, excluded
+
+
+def _write_report(
+    s3: S3Client,
+    folder: S3Location,
+    batch: BatchRef,
+    ledger: dict[str, rounds.LedgerEntry],
+    verdicts: dict[str, keypoint_batches.PoseVerdict],
+    rig: poses.Rig,
+) -> S3Location:
+    """The HTML report and its overlays: every pose flagged in some round or by the final checks."""
+    from groundcrew.workflows.keypoints import report as keypoint_report
 
     entries = []
     for number, (key, verdict) in enumerate(sorted(verdicts.items()), start=1):
@@ -201,6 +232,12 @@ def keypoint_outputs(
     report = folder.child("report", "index.html")
     title = f"Keypoint checks of batch {batch.batch_id}"
     put_object(s3, report, keypoint_report.render_report(entries, title).encode(), "text/html; charset=utf-8")
+    return report
+
+
+def _seconds_per_image(ledger: dict[str, rounds.LedgerEntry]) -> SecondsPerImage:
+    """How long workers took per image, overall and for the first workers listed."""
+    from groundcrew.workflows.keypoints import stats as keypoint_stats
 
     samples = [
         (str(a["worker_id"]), float(a["seconds"]))
@@ -209,20 +246,13 @@ def keypoint_outputs(
         if isinstance(a.get("seconds"), int | float)
     ]
     timing = keypoint_stats.seconds_statistics(samples)
-    seconds = SecondsPerImage(
+    return SecondsPerImage(
         overall=SecondsSummary(**dataclasses.asdict(timing.overall)),
         workers={
             worker: SecondsSummary(**dataclasses.asdict(summary))
             for worker, summary in list(timing.per_worker.items())[:MAX_LISTED]
         },
     )
-    exported = _export_coco(s3, publisher, batch, project, images, rig, category, excluded) if project.export else None
-    return {
-        "coco_uri": coco.uri,
-        "report_uri": report.uri,
-        "seconds_per_image": seconds.model_dump(mode="json"),
-        "export": exported.model_dump(mode="json") if exported else None,
-    }
 
 
 def _export_coco(
