@@ -119,43 +119,16 @@ def decide_round(steps: BatchSteps, workflow: LedgerWorkflow, *, round_failed: b
     planned = previous.get("next_round")
     # A round can fail before its Prepare step stored the new job; the plan says which round it was.
     number = int(planned["number"]) if round_failed and planned else job.round
-    name = labeling_jobs.job_name(batch.batch_id, number)
     manifest = job.manifest_uri if job.round == number else str(planned["manifest_uri"]) if planned else ""
-    gold_items = job.gold_items if job.round == number else 0
     ledger = rounds.read_ledger(s3, S3Location.parse(previous["ledger_uri"])) if number > 1 and previous else {}
     round_items = _round_item_keys(s3, manifest)
-    status = (state.get("tracking") or {}).get("status") or "Completed"
-    failure_reason: str | None = None
-    if round_failed:
-        error = state.get("error") or {}
-        failure_reason = cause_message(error.get("Cause")) or str(error.get("Error") or "unknown error")
-        status = _failed_round_status(state)
-        rounds.mark_round_failed(ledger, number, round_items, f"{name}: {failure_reason}")
-    else:
-        output = S3Location.parse(state["collected"]["output_manifest_uri"])
-        results = rounds.round_answers(manifests.read_manifest(s3, output), job.label_attribute_name, number)
-        rounds.merge_round(ledger, number, round_items, results)
-    ledger_location = rounds.ledger_location(batch.bucket, batch.project, batch.batch_id, number)
+    status, failure_reason = _merge_round(steps, job, ledger, number, round_items, round_failed=round_failed)
     more = not round_failed and number < project.consensus.max_rounds
     judgement = workflow.judge_round(steps, ledger, round_items, number, more)
-    plan = judgement.plan
+    ledger_location = rounds.ledger_location(batch.bucket, batch.project, batch.batch_id, number)
     rounds.write_ledger(s3, ledger_location, ledger)
-
-    cost = batch_results.spend(ledger.values(), project.workforce.price_per_task_usd, number)
-    collected = {} if round_failed else (state.get("collected") or {}).get("statistics") or {}
-    seconds = collected.get("mean_seconds_per_item")
-    summary = RoundSummary(
-        round=number,
-        labeling_job_name=name,
-        status=status,
-        items=len(round_items),
-        gold_items=gold_items,
-        answers_bought=cost.answers_bought,
-        spend_usd=_usd(cost.spend_usd),
-        resolved=judgement.resolved,
-        failure_reason=failure_reason,
-        worker_seconds=round(seconds * (len(round_items) + gold_items), 2) if seconds is not None else None,
-    )
+    summary = _round_summary(steps, job, ledger, number, round_items, judgement, status, failure_reason)
+    plan = judgement.plan
     steps.publisher.publish(
         LabelingRoundCompleted(
             project=batch.project,
@@ -172,6 +145,57 @@ def decide_round(steps: BatchSteps, workflow: LedgerWorkflow, *, round_failed: b
         "rounds": [*previous.get("rounds", []), summary.model_dump(mode="json")],
         "next_round": plan.to_dict() if plan else None,
     }
+
+
+def _merge_round(
+    steps: BatchSteps,
+    job: PreparedJob,
+    ledger: dict[str, rounds.LedgerEntry],
+    number: int,
+    round_items: set[str],
+    *,
+    round_failed: bool,
+) -> tuple[str, str | None]:
+    """The round's answers into the ledger, or its failure onto its items; the round's status and failure."""
+    state = steps.state
+    if round_failed:
+        error = state.get("error") or {}
+        failure_reason = cause_message(error.get("Cause")) or str(error.get("Error") or "unknown error")
+        name = labeling_jobs.job_name(steps.batch.batch_id, number)
+        rounds.mark_round_failed(ledger, number, round_items, f"{name}: {failure_reason}")
+        return _failed_round_status(state), failure_reason
+    output = S3Location.parse(state["collected"]["output_manifest_uri"])
+    results = rounds.round_answers(manifests.read_manifest(steps.s3, output), job.label_attribute_name, number)
+    rounds.merge_round(ledger, number, round_items, results)
+    return (state.get("tracking") or {}).get("status") or "Completed", None
+
+
+def _round_summary(
+    steps: BatchSteps,
+    job: PreparedJob,
+    ledger: dict[str, rounds.LedgerEntry],
+    number: int,
+    round_items: set[str],
+    judgement: RoundJudgement,
+    status: str,
+    failure_reason: str | None,
+) -> RoundSummary:
+    gold_items = job.gold_items if job.round == number else 0
+    cost = batch_results.spend(ledger.values(), steps.project.workforce.price_per_task_usd, number)
+    collected = {} if failure_reason is not None else (steps.state.get("collected") or {}).get("statistics") or {}
+    seconds = collected.get("mean_seconds_per_item")
+    return RoundSummary(
+        round=number,
+        labeling_job_name=labeling_jobs.job_name(steps.batch.batch_id, number),
+        status=status,
+        items=len(round_items),
+        gold_items=gold_items,
+        answers_bought=cost.answers_bought,
+        spend_usd=_usd(cost.spend_usd),
+        resolved=judgement.resolved,
+        failure_reason=failure_reason,
+        worker_seconds=round(seconds * (len(round_items) + gold_items), 2) if seconds is not None else None,
+    )
 
 
 def _failed_round_status(state: dict[str, Any]) -> str:

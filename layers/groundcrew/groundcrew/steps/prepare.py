@@ -16,6 +16,7 @@ from groundcrew.core.s3_locations import S3Location, object_size_reader, put_obj
 from groundcrew.core.vocabulary import ConsensusMethod
 from groundcrew.projects import Project, load_project
 from groundcrew.workflows.keypoints import poses
+from groundcrew.workflows.plugin import WorkerTask
 from groundcrew.workflows.registry import for_workflow
 from groundcrew.workforces.ground_truth import jobs as labeling_jobs
 from groundcrew.workforces.ground_truth.consolidation import write_worker_priors
@@ -56,21 +57,7 @@ def prepare_job(
         template = config_folder.child("ui-template.liquid.html")
         put_object(s3, template, worker_task.page.encode(), "text/html")
         manifest_uri, gold_items, gold_missing = _round_manifest(s3, batch, project, plan)
-        rig = poses.rig_to_dict(worker_task.rig) if worker_task.rig is not None else None
-        config = TaskConfig.for_project(
-            project,
-            batch.batch_id,
-            round_number=plan.number,
-            workers_per_object=plan.workers_per_object,
-            carried_answers_uri=plan.carried_answers_uri,
-            rig=rig,
-        )
-        write_task_config(s3, batch.bucket, name, config)
-        # Written for every job, empty unless Dawid-Skene uses them: the consolidation Lambda, which may not list
-        # the bucket, would get 403 (not 404) for a missing file.
-        weighted = workers is not None and policy.method is ConsensusMethod.DAWID_SKENE
-        history = workers.history(project.name).values() if workers is not None and weighted else ()
-        write_worker_priors(s3, batch.bucket, name, worker_quality.priors(history) if weighted else {})
+        _write_task_lambda_files(s3, batch, project, plan, name, worker_task, workers)
     put_object(s3, categories, orjson.dumps(worker_task.label_categories))
     request = labeling_jobs.create_request(
         project,
@@ -95,6 +82,32 @@ def prepare_job(
         gold_items=gold_items,
         gold_missing=gold_missing[:MAX_LISTED],
     ).model_dump()
+
+
+def _write_task_lambda_files(
+    s3: S3Client,
+    batch: BatchRef,
+    project: Project,
+    plan: rounds.RoundPlan,
+    name: str,
+    worker_task: WorkerTask,
+    workers: WorkerQualityStore | None,
+) -> None:
+    """What our pre-annotation and consolidation Lambdas read for the job: its task config and worker priors."""
+    config = TaskConfig.for_project(
+        project,
+        batch.batch_id,
+        round_number=plan.number,
+        workers_per_object=plan.workers_per_object,
+        carried_answers_uri=plan.carried_answers_uri,
+        rig=poses.rig_to_dict(worker_task.rig) if worker_task.rig is not None else None,
+    )
+    write_task_config(s3, batch.bucket, name, config)
+    # Written for every job, empty unless Dawid-Skene uses them: the consolidation Lambda, which may not list
+    # the bucket, would get 403 (not 404) for a missing file.
+    weighted = workers is not None and project.consensus_policy.method is ConsensusMethod.DAWID_SKENE
+    history = workers.history(project.name).values() if workers is not None and weighted else ()
+    write_worker_priors(s3, batch.bucket, name, worker_quality.priors(history) if weighted else {})
 
 
 def _round_manifest(
