@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import random
 import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
@@ -222,8 +222,6 @@ def export_training_data(
     class_ids = {label: index for index, label in enumerate(labels)}
     plan = _plan(lines(), label_attribute, class_ids)
     splits = assign_splits(((key, label) for key, (_, label) in plan.kept.items()), options.test_ratio, options.seed)
-    columns = [name for name in SOURCE_ATTRIBUTES if name in plan.sources] or [SOURCE_ATTRIBUTES[0]]
-    columns += [*EXPORTED_FIELDS, *sorted(plan.attributes)]
     formats = tuple(dict.fromkeys(options.formats))
     names = [f"{split}.{fmt}" for fmt in formats for split in SPLITS]
     classes = {label: dict.fromkeys(SPLITS, 0) for label in labels}
@@ -232,24 +230,11 @@ def export_training_data(
         spools: dict[str, IO[bytes]] = {
             name: stack.enter_context(tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)) for name in names
         }
-        csv_writers = {split: csv.writer(_Utf8Sink(spools[f"{split}.csv"])) for split in SPLITS if "csv" in formats}
-        for writer in csv_writers.values():
-            writer.writerow(columns)
+        files = _SplitFiles(spools, formats, _csv_columns(plan))
         written = 0
-        for line in lines():
-            key = item_key(line.data)
-            if key is None or plan.kept.get(key, (None, None))[0] != line.number:
-                continue
-            if exclusion_reason(line.data, label_attribute, class_ids) is not None:
-                raise ManifestChangedError(f"line {line.number} ({key}) is no longer a consolidated label")
-            row = training_row(line.data, label_attribute, class_ids)
-            if row["label"] != plan.kept[key][1]:
-                raise ManifestChangedError(f"line {line.number} ({key}) changed label between the two passes")
+        for key, row in _planned_rows(lines(), plan, label_attribute, class_ids):
             split = splits[key]
-            if "jsonl" in formats:
-                spools[f"{split}.jsonl"].write(orjson.dumps(row) + b"\n")
-            if split in csv_writers:
-                csv_writers[split].writerow([csv_cell(row.get(column)) for column in columns])
+            files.write(split, row)
             classes[row["label"]][split] += 1
             written += 1
         if written != len(plan.kept):
@@ -257,8 +242,64 @@ def export_training_data(
                 f"the second pass over the manifest found {written} of the {len(plan.kept)} planned lines: "
                 "`lines` must return the same manifest each time it is called"
             )
+        uploaded = files.upload(s3, destination)
+
+    train = sum(counts["train"] for counts in classes.values())
+    return ExportResult(
+        files=uploaded,
+        train=train,
+        test=written - train,
+        excluded=sum(plan.reasons.values()),
+        excluded_reasons=plan.reasons,
+        classes=classes,
+    )
+
+
+def _csv_columns(plan: _Plan) -> list[str]:
+    """Source attributes first (source-ref when no line has one), the label fields, then the team's attributes."""
+    columns = [name for name in SOURCE_ATTRIBUTES if name in plan.sources] or [SOURCE_ATTRIBUTES[0]]
+    return [*columns, *EXPORTED_FIELDS, *sorted(plan.attributes)]
+
+
+def _planned_rows(
+    lines: Iterable[ManifestLine], plan: _Plan, label_attribute: str, class_ids: Mapping[str, int]
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The second pass: item key and exported row of each line the first pass kept, checked against its plan."""
+    for line in lines:
+        key = item_key(line.data)
+        if key is None or plan.kept.get(key, (None, None))[0] != line.number:
+            continue
+        if exclusion_reason(line.data, label_attribute, class_ids) is not None:
+            raise ManifestChangedError(f"line {line.number} ({key}) is no longer a consolidated label")
+        row = training_row(line.data, label_attribute, class_ids)
+        if row["label"] != plan.kept[key][1]:
+            raise ManifestChangedError(f"line {line.number} ({key}) changed label between the two passes")
+        yield key, row
+
+
+class _SplitFiles:
+    """The spooled `<split>.<format>` files of one export, each CSV file starting with its header row."""
+
+    def __init__(self, spools: dict[str, IO[bytes]], formats: tuple[str, ...], columns: list[str]) -> None:
+        self._spools = spools
+        self._jsonl = "jsonl" in formats
+        self._csv_writers = {
+            split: csv.writer(_Utf8Sink(self._spools[f"{split}.csv"])) for split in SPLITS if "csv" in formats
+        }
+        self._columns = columns
+        for writer in self._csv_writers.values():
+            writer.writerow(columns)
+
+    def write(self, split: str, row: Mapping[str, Any]) -> None:
+        if self._jsonl:
+            self._spools[f"{split}.jsonl"].write(orjson.dumps(row) + b"\n")
+        if split in self._csv_writers:
+            self._csv_writers[split].writerow([csv_cell(row.get(column)) for column in self._columns])
+
+    def upload(self, s3: S3Client, destination: S3Location) -> dict[str, str]:
+        """Every file under `destination`; file name -> S3 URI."""
         files: dict[str, str] = {}
-        for name, spool in spools.items():
+        for name, spool in self._spools.items():
             location = destination.child(name)
             spool.seek(0)
             s3.upload_fileobj(
@@ -268,13 +309,4 @@ def export_training_data(
                 ExtraArgs={"ContentType": CONTENT_TYPES[name.rpartition(".")[2]], "ServerSideEncryption": "AES256"},
             )
             files[name] = location.uri
-
-    train = sum(counts["train"] for counts in classes.values())
-    return ExportResult(
-        files=files,
-        train=train,
-        test=written - train,
-        excluded=sum(plan.reasons.values()),
-        excluded_reasons=plan.reasons,
-        classes=classes,
-    )
+        return files
