@@ -198,73 +198,39 @@ def _check_box_output(
 # -- the Decide and Finalize steps of adjustment batches ------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class _RoundOutcome:
+    """How the round that just ended went: its job's output (or failure) and what it labeled."""
+
+    number: int
+    items: int
+    status: str
+    tally: OutputTally
+    output: dict[str, Any]  # the round's entry in the state's `outputs`
+    failure_reason: str | None = None
+
+
 def decide_round(
     s3: S3Client, publisher: EventPublisher, project: Project, state: dict[str, Any], *, round_failed: bool
 ) -> dict[str, Any]:
     """After the trial: check it and plan the rest (or stop the batch). After the full job: done."""
     batch = BatchRef.model_validate(state["batch"])
-    job = PreparedJob.model_validate(state["job"])
     previous = state.get("consensus") or {}
-    planned = previous.get("next_round")
-    number = int(planned["number"]) if round_failed and planned else job.round
-    name = labeling_jobs.job_name(batch.batch_id, number)
-    items = job.item_count if job.round == number else int(planned["item_count"]) if planned else 0
-    outputs = list(previous.get("outputs", []))
-    failure_reason: str | None = None
-    tally = OutputTally(items=items, failed=items)
-    if round_failed:
-        error = state.get("error") or {}
-        failure_reason = cause_message(error.get("Cause")) or str(error.get("Error") or "unknown error")
-        status = str(state.get("failed_stage") or "Failed")
-        outputs.append({"round": number, "manifest_uri": planned["manifest_uri"] if planned else "", "failed": True})
-    else:
-        output_uri = state["collected"]["output_manifest_uri"]
-        status = str((state.get("tracking") or {}).get("status") or "Completed")
-        tally = tally_output(manifests.read_manifest(s3, S3Location.parse(output_uri)), project.attribute_name)
-        outputs.append({"round": number, "manifest_uri": output_uri, "failed": False})
-    price = project.workforce.price_per_task_usd
-    answers = tally.labeled * project.workers_per_object
-    summary = RoundSummary(
-        round=number,
-        labeling_job_name=name,
-        status=status,
-        items=items,
-        gold_items=0,
-        answers_bought=answers,
-        spend_usd=float(price * answers) if price is not None else None,
-        resolved=tally.labeled,
-        failure_reason=failure_reason,
-    )
-    is_trial = number == 1 and project.trial is not None and items < batch.item_count
+    outcome = _round_outcome(s3, project, state, previous.get("next_round"), round_failed=round_failed)
+    name = labeling_jobs.job_name(batch.batch_id, outcome.number)
+    outputs = [*previous.get("outputs", []), outcome.output]
+    summary = _round_summary(project, name, outcome)
+    items = outcome.items
+    is_trial = outcome.number == 1 and project.trial is not None and items < batch.item_count
     plan = None
     if is_trial and not round_failed:
-        output = S3Location.parse(outputs[-1]["manifest_uri"])
-        findings = check_trial_output(s3, project, manifests.read_manifest(s3, output))
-        if not findings:
-            plan = _rest_plan(s3, batch, project, skip=items)
-        publisher.publish(
-            TrialBatchChecked(
-                project=batch.project,
-                batch_id=batch.batch_id,
-                labeling_job_name=name,
-                items=items,
-                passed=not findings,
-                findings=findings[:MAX_LISTED],
-                rest_items=plan.item_count if plan else 0,
-            )
-        )
-        if findings:
-            first = findings[0]
-            raise TrialRejected(
-                f"the trial job {name} failed {len(findings)} check(s), so the other {batch.item_count - items} "
-                f"items were not sent; first: {first.item}: {first.message}"
-            )
+        plan = _check_trial(s3, publisher, project, batch, name, items, outcome.output["manifest_uri"])
     publisher.publish(
         LabelingRoundCompleted(
             project=batch.project,
             batch_id=batch.batch_id,
             summary=summary,
-            unresolved=tally.failed,
+            unresolved=outcome.tally.failed,
             next_round_items=plan.item_count if plan else 0,
             next_round_workers_per_object=plan.workers_per_object if plan else None,
         )
@@ -276,6 +242,81 @@ def decide_round(
         "next_round": plan.to_dict() if plan else None,
         "trial_items": items if is_trial else int(previous.get("trial_items") or 0),
     }
+
+
+def _round_outcome(
+    s3: S3Client, project: Project, state: dict[str, Any], planned: dict[str, Any] | None, *, round_failed: bool
+) -> _RoundOutcome:
+    """A failed round is the one that was planned, none of its items labeled; a finished one is read from its output."""
+    job = PreparedJob.model_validate(state["job"])
+    number = int(planned["number"]) if round_failed and planned else job.round
+    items = job.item_count if job.round == number else int(planned["item_count"]) if planned else 0
+    if round_failed:
+        error = state.get("error") or {}
+        return _RoundOutcome(
+            number=number,
+            items=items,
+            status=str(state.get("failed_stage") or "Failed"),
+            tally=OutputTally(items=items, failed=items),
+            output={"round": number, "manifest_uri": planned["manifest_uri"] if planned else "", "failed": True},
+            failure_reason=cause_message(error.get("Cause")) or str(error.get("Error") or "unknown error"),
+        )
+    output_uri = state["collected"]["output_manifest_uri"]
+    return _RoundOutcome(
+        number=number,
+        items=items,
+        status=str((state.get("tracking") or {}).get("status") or "Completed"),
+        tally=tally_output(manifests.read_manifest(s3, S3Location.parse(output_uri)), project.attribute_name),
+        output={"round": number, "manifest_uri": output_uri, "failed": False},
+    )
+
+
+def _round_summary(project: Project, name: str, outcome: _RoundOutcome) -> RoundSummary:
+    price = project.workforce.price_per_task_usd
+    answers = outcome.tally.labeled * project.workers_per_object
+    return RoundSummary(
+        round=outcome.number,
+        labeling_job_name=name,
+        status=outcome.status,
+        items=outcome.items,
+        gold_items=0,
+        answers_bought=answers,
+        spend_usd=float(price * answers) if price is not None else None,
+        resolved=outcome.tally.labeled,
+        failure_reason=outcome.failure_reason,
+    )
+
+
+def _check_trial(
+    s3: S3Client,
+    publisher: EventPublisher,
+    project: Project,
+    batch: BatchRef,
+    name: str,
+    items: int,
+    output_uri: str,
+) -> rounds.RoundPlan:
+    """Check the trial's output and announce the result; the rest of the batch is planned only when it passed."""
+    findings = check_trial_output(s3, project, manifests.read_manifest(s3, S3Location.parse(output_uri)))
+    plan = None if findings else _rest_plan(s3, batch, project, skip=items)
+    publisher.publish(
+        TrialBatchChecked(
+            project=batch.project,
+            batch_id=batch.batch_id,
+            labeling_job_name=name,
+            items=items,
+            passed=not findings,
+            findings=findings[:MAX_LISTED],
+            rest_items=plan.item_count if plan else 0,
+        )
+    )
+    if plan is None:  # the trial failed a check
+        first = findings[0]
+        raise TrialRejected(
+            f"the trial job {name} failed {len(findings)} check(s), so the other {batch.item_count - items} "
+            f"items were not sent; first: {first.item}: {first.message}"
+        )
+    return plan
 
 
 def merge_outputs(s3: S3Client, batch: BatchRef, attribute: str, outputs: list[dict[str, Any]]) -> S3Location:
