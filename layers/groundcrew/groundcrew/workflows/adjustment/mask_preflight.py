@@ -93,28 +93,8 @@ def check_line(line: ManifestLine, read: ReadObject, job_attribute: str | None) 
             f"the adjustment job's label attribute {job_attribute!r} is the one holding the existing masks; "
             f"give the job its own, e.g. {attribute.removesuffix('-ref')}-adjusted-ref",
         )
-    metadata = data[f"{attribute}-metadata"]
-    color_map = metadata.get("internal-color-map") if isinstance(metadata, dict) else None
-    keys: dict[int, str] = {}
-    if not isinstance(color_map, dict) or not color_map:
-        yield Finding(number, "color-map-missing", f"{attribute}-metadata has no internal-color-map; add one")
-    else:
-        for key, entry in color_map.items():
-            if not (isinstance(key, str) and key.isdigit() and int(key) <= 255):
-                yield Finding(number, "color-map-key", f"internal-color-map key {key!r} is not a class index 0..255")
-                continue
-            if not isinstance(entry, dict) or not entry.get("class-name"):
-                yield Finding(number, "color-map-class-name", f"internal-color-map entry {key} has no class-name")
-            color = entry.get("hex-color") if isinstance(entry, dict) else None
-            if not isinstance(color, str) or not HEX_COLOR.match(color):
-                yield Finding(
-                    number,
-                    "color-map-hex-color",
-                    f"internal-color-map entry {key} has no hex-color (#rrggbb), got {color!r}: "
-                    "the adjustment job fails to show the mask without it",
-                )
-                continue
-            keys[int(key)] = color.lower()
+    keys, findings = _color_map(number, attribute, data[f"{attribute}-metadata"])
+    yield from findings
     uri = data.get(attribute)
     if not isinstance(uri, str) or not uri.startswith("s3://"):
         yield Finding(number, "mask-uri", f"{attribute} must be the mask PNG's s3:// URI, got {uri!r}")
@@ -144,6 +124,38 @@ def _read_mask(body: bytes) -> _MaskHeader:
         )
         palette = opened.getpalette() if mode == "P" else None
         return _MaskHeader(mode, size, values, palette, opened.format)
+
+
+def _color_map(number: int, attribute: str, metadata: object) -> tuple[dict[int, str], list[Finding]]:
+    """The internal-color-map's class index -> lower-case #rrggbb, and a finding for each entry it cannot use."""
+    color_map = metadata.get("internal-color-map") if isinstance(metadata, dict) else None
+    keys: dict[int, str] = {}
+    if not isinstance(color_map, dict) or not color_map:
+        return keys, [Finding(number, "color-map-missing", f"{attribute}-metadata has no internal-color-map; add one")]
+    findings: list[Finding] = []
+    for key, entry in color_map.items():
+        if not (isinstance(key, str) and key.isdigit() and int(key) <= 255):
+            findings.append(
+                Finding(number, "color-map-key", f"internal-color-map key {key!r} is not a class index 0..255")
+            )
+            continue
+        if not isinstance(entry, dict) or not entry.get("class-name"):
+            findings.append(
+                Finding(number, "color-map-class-name", f"internal-color-map entry {key} has no class-name")
+            )
+        color = entry.get("hex-color") if isinstance(entry, dict) else None
+        if not isinstance(color, str) or not HEX_COLOR.match(color):
+            findings.append(
+                Finding(
+                    number,
+                    "color-map-hex-color",
+                    f"internal-color-map entry {key} has no hex-color (#rrggbb), got {color!r}: "
+                    "the adjustment job fails to show the mask without it",
+                )
+            )
+            continue
+        keys[int(key)] = color.lower()
+    return keys, findings
 
 
 def _check_mask(number: int, uri: str, source: object, keys: Mapping[int, str], read: ReadObject) -> Iterator[Finding]:
