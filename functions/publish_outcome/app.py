@@ -10,6 +10,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from groundcrew.core.events import EventDetail, EventPublisher
+from groundcrew.core.records import ExecutionState
 from groundcrew.steps.publish import completed_event, failed_event
 
 logger = Logger()
@@ -19,15 +20,14 @@ publisher = EventPublisher(boto3.client("events"), os.environ["EVENT_BUS_NAME"])
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     outcome = event["outcome"]
+    state = ExecutionState.model_validate(event["state"])
     detail: EventDetail
     if outcome == "completed":
-        detail = completed_event(event["state"])
+        detail = completed_event(state)
     elif outcome == "failed":
-        detail = failed_event(event["state"])
+        detail = failed_event(state)
     else:
         raise ValueError(f"outcome must be 'completed' or 'failed', got {outcome!r}")
     publisher.publish(detail)
-    logger.info(
-        "outcome published", extra={"detail_type": detail.DETAIL_TYPE, "batch_id": event["state"]["batch"]["batch_id"]}
-    )
+    logger.info("outcome published", extra={"detail_type": detail.DETAIL_TYPE, "batch_id": state.batch.batch_id})
     return {"detail_type": detail.DETAIL_TYPE, "detail": detail.model_dump(mode="json")}

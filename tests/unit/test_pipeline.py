@@ -21,7 +21,7 @@ from groundcrew.core.events import (
     LabelingJobProgress,
     PreflightFinding,
 )
-from groundcrew.core.records import BatchRef, PreparedJob
+from groundcrew.core.records import BatchRef, ExecutionState, PreparedJob
 from groundcrew.steps.collect import collect_output
 from groundcrew.steps.preflight import run_preflight
 from groundcrew.steps.publish import completed_event, failed_event
@@ -112,7 +112,7 @@ def test_failed_event_reads_the_error_message_of_a_lambda_cause() -> None:
     )
     state = {"batch": BATCH, "failed_stage": "Prepare", "error": {"Error": "ProjectNotFound", "Cause": cause}}
 
-    assert failed_event(state) == LabelingJobFailed(
+    assert failed_event(ExecutionState.model_validate(state)) == LabelingJobFailed(
         project="shapes",
         batch_id=BATCH_ID,
         stage="Prepare",
@@ -131,20 +131,21 @@ def test_failed_event_keeps_a_plain_text_cause_and_names_the_job() -> None:
         "error": {"Error": "States.Timeout", "Cause": "The task timed out after 3600 seconds."},
     }
 
-    event = failed_event(state)
+    event = failed_event(ExecutionState.model_validate(state))
 
     assert (event.stage, event.labeling_job_name, event.error) == ("Track", JOB, "States.Timeout")
     assert event.reason == "The task timed out after 3600 seconds."
 
 
 def test_failed_event_without_cause_or_stage_still_says_something() -> None:
-    event = failed_event({"batch": BATCH, "error": {"Error": "States.Runtime"}})
+    event = failed_event(ExecutionState.model_validate({"batch": BATCH, "error": {"Error": "States.Runtime"}}))
     assert (event.stage, event.error, event.reason) == ("Unknown", "States.Runtime", "States.Runtime")
 
 
 def test_failed_event_for_json_cause_without_error_message_keeps_the_text() -> None:
     cause = '{"Code": "ValidationException"}'
-    event = failed_event({"batch": BATCH, "failed_stage": "Launch", "error": {"Error": "X", "Cause": cause}})
+    state = {"batch": BATCH, "failed_stage": "Launch", "error": {"Error": "X", "Cause": cause}}
+    event = failed_event(ExecutionState.model_validate(state))
     assert event.reason == cause
 
 
@@ -162,12 +163,14 @@ def test_failed_event_lists_the_preflight_errors_and_not_the_warnings(s3: Any, d
 
     # WHEN the state machine's Catch turns it into the failure event
     event = failed_event(
-        {
-            "batch": BATCH,
-            "failed_stage": "Preflight",
-            "preflight": report,
-            "error": {"Error": "PreflightFailed", "Cause": "preflight failed"},
-        }
+        ExecutionState.model_validate(
+            {
+                "batch": BATCH,
+                "failed_stage": "Preflight",
+                "preflight": report,
+                "error": {"Error": "PreflightFailed", "Cause": "preflight failed"},
+            }
+        )
     )
 
     # THEN the event names the manifest, the first error and lists every error
@@ -232,7 +235,9 @@ def test_completed_event_comes_from_the_finalize_step() -> None:
         "export": None,
     }
 
-    event = completed_event({"batch": BATCH, "job": {"name": f"gc-{BATCH_ID}-r2"}, "final": final})
+    event = completed_event(
+        ExecutionState.model_validate({"batch": BATCH, "job": {"name": f"gc-{BATCH_ID}-r2"}, "final": final})
+    )
 
     assert isinstance(event, LabelingJobCompleted)
     assert event.labeling_job_name == f"gc-{BATCH_ID}-r2"

@@ -18,7 +18,6 @@ import orjson
 from groundcrew.consensus import batch_results, rounds, worker_quality
 from groundcrew.consensus.decisions import BatchDecision, Outcome
 from groundcrew.core import manifests
-from groundcrew.core.errors import cause_message
 from groundcrew.core.events import (
     MAX_LISTED,
     ConsensusReport,
@@ -31,7 +30,7 @@ from groundcrew.core.events import (
     UnresolvedItem,
     WorkerQuality,
 )
-from groundcrew.core.records import BatchRef, PreparedJob
+from groundcrew.core.records import BatchRef, CaughtError, ExecutionState, PreparedJob
 from groundcrew.core.s3_locations import S3Location, put_object
 from groundcrew.projects import Project
 from groundcrew.workforces.ground_truth import job_output
@@ -53,7 +52,8 @@ class BatchSteps:
     publisher: EventPublisher
     batch: BatchRef
     project: Project
-    state: dict[str, Any]
+    execution: ExecutionState
+    state: dict[str, Any]  # the same state as plain data, for the built-in task types' steps
     now: datetime | None = None  # Finalize's clock (tests fix it): the creation-date of output lines
 
 
@@ -113,14 +113,15 @@ def decide_round(steps: BatchSteps, workflow: LedgerWorkflow, *, round_failed: b
     A round whose job (or one of its steps) failed adds no answers: its items keep what earlier rounds gave
     them, carry the failure as their reason, and no further round runs.
     """
-    s3, batch, project, state = steps.s3, steps.batch, steps.project, steps.state
-    job = PreparedJob.model_validate(state["job"])
-    previous = state.get("consensus") or {}
-    planned = previous.get("next_round")
+    s3, batch, project, execution = steps.s3, steps.batch, steps.project, steps.execution
+    job = execution.prepared_job()
+    previous = execution.consensus
+    planned = previous.next_round if previous is not None else None
     # A round can fail before its Prepare step stored the new job; the plan says which round it was.
     number = int(planned["number"]) if round_failed and planned else job.round
     manifest = job.manifest_uri if job.round == number else str(planned["manifest_uri"]) if planned else ""
-    ledger = rounds.read_ledger(s3, S3Location.parse(previous["ledger_uri"])) if number > 1 and previous else {}
+    ledger_uri = previous.ledger_uri if previous is not None and number > 1 else None
+    ledger = rounds.read_ledger(s3, S3Location.parse(ledger_uri)) if ledger_uri else {}
     round_items = _round_item_keys(s3, manifest)
     status, failure_reason = _merge_round(steps, job, ledger, number, round_items, round_failed=round_failed)
     more = not round_failed and number < project.consensus.max_rounds
@@ -142,7 +143,7 @@ def decide_round(steps: BatchSteps, workflow: LedgerWorkflow, *, round_failed: b
     return {
         "done": plan is None,
         "ledger_uri": ledger_location.uri,
-        "rounds": [*previous.get("rounds", []), summary.model_dump(mode="json")],
+        "rounds": [*(previous.rounds if previous is not None else []), summary.model_dump(mode="json")],
         "next_round": plan.to_dict() if plan else None,
     }
 
@@ -157,17 +158,18 @@ def _merge_round(
     round_failed: bool,
 ) -> tuple[str, str | None]:
     """The round's answers into the ledger, or its failure onto its items; the round's status and failure."""
-    state = steps.state
+    execution = steps.execution
     if round_failed:
-        error = state.get("error") or {}
-        failure_reason = cause_message(error.get("Cause")) or str(error.get("Error") or "unknown error")
+        failure_reason = (execution.error or CaughtError()).reason
         name = labeling_jobs.job_name(steps.batch.batch_id, number)
         rounds.mark_round_failed(ledger, number, round_items, f"{name}: {failure_reason}")
-        return _failed_round_status(state), failure_reason
-    output = S3Location.parse(state["collected"]["output_manifest_uri"])
+        return _failed_round_status(execution), failure_reason
+    if execution.collected is None:
+        raise ValueError(f"round {number} of batch {steps.batch.batch_id} finished but nothing was collected")
+    output = S3Location.parse(execution.collected.output_manifest_uri)
     results = rounds.round_answers(manifests.read_manifest(steps.s3, output), job.label_attribute_name, number)
     rounds.merge_round(ledger, number, round_items, results)
-    return (state.get("tracking") or {}).get("status") or "Completed", None
+    return (execution.tracking.status if execution.tracking else None) or "Completed", None
 
 
 def _round_summary(
@@ -182,8 +184,9 @@ def _round_summary(
 ) -> RoundSummary:
     gold_items = job.gold_items if job.round == number else 0
     cost = batch_results.spend(ledger.values(), steps.project.workforce.price_per_task_usd, number)
-    collected = {} if failure_reason is not None else (steps.state.get("collected") or {}).get("statistics") or {}
-    seconds = collected.get("mean_seconds_per_item")
+    collected = steps.execution.collected
+    statistics = collected.statistics if collected is not None and failure_reason is None else {}
+    seconds = statistics.get("mean_seconds_per_item")
     return RoundSummary(
         round=number,
         labeling_job_name=labeling_jobs.job_name(steps.batch.batch_id, number),
@@ -198,14 +201,14 @@ def _round_summary(
     )
 
 
-def _failed_round_status(state: dict[str, Any]) -> str:
+def _failed_round_status(execution: ExecutionState) -> str:
     """The job's own end (Failed, Stopped) when Ground Truth ended it, else what broke and where."""
-    error = str((state.get("error") or {}).get("Error") or "")
+    error = str(execution.error.Error or "") if execution.error is not None else ""
     if error in {"LabelingJobFailed", "LabelingJobStopped"}:
         return error.removeprefix("LabelingJob")
     if error == "NothingLabeled":
         return "NothingLabeled"
-    return f"{error or 'error'} in {state.get('failed_stage') or 'an unknown stage'}"
+    return f"{error or 'error'} in {execution.failed_stage or 'an unknown stage'}"
 
 
 def _usd(amount: float | None) -> float | None:
@@ -226,8 +229,11 @@ def finalize_batch(steps: BatchSteps, workflow: LedgerWorkflow) -> dict[str, Any
     s3, batch, project = steps.s3, steps.batch, steps.project
     policy = project.consensus_policy
     labels = tuple(project.labels)
-    ledger = rounds.read_ledger(s3, S3Location.parse(steps.state["consensus"]["ledger_uri"]))
-    round_summaries = [RoundSummary.model_validate(r) for r in steps.state["consensus"]["rounds"]]
+    consensus = steps.execution.consensus
+    if consensus is None or consensus.ledger_uri is None:
+        raise ValueError(f"batch {batch.batch_id} has no answer ledger to finalize: no round was decided")
+    ledger = rounds.read_ledger(s3, S3Location.parse(consensus.ledger_uri))
+    round_summaries = [RoundSummary.model_validate(r) for r in consensus.rounds]
     job_names = [r.labeling_job_name for r in round_summaries]
     output = rounds.output_manifest_location(batch.bucket, batch.project, batch.batch_id)
     merged = workflow.merge_batch(steps, ledger, job_names, output)

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from groundcrew.core.errors import cause_message
 from groundcrew.core.s3_locations import S3Location
 
 IMPORTED_PREFIX = "imported/"  # everything of one import: imported/<project>/<import id>/ (outside imports/)
@@ -72,3 +73,63 @@ def import_id(project: str, key: str, etag: str) -> str:
     """Valid in execution, batch and job names; the same object version always gets the same id."""
     digest = hashlib.sha256(f"{key}\n{etag}".encode()).hexdigest()[:10]
     return f"{project}-imp-{digest}"
+
+
+class CaughtError(BaseModel):
+    """What a Catch of the state machine stored: the error's name and its cause (a Lambda's is JSON)."""
+
+    model_config = ConfigDict(extra="ignore")
+    Error: str | None = None
+    Cause: Any = None
+
+    @property
+    def reason(self) -> str:
+        return cause_message(self.Cause) or str(self.Error or "unknown error")
+
+
+class RoundTracking(BaseModel):
+    """The last Track poll of the round's job."""
+
+    model_config = ConfigDict(extra="ignore")
+    status: str | None = None
+
+
+class RoundCollected(BaseModel):
+    """What Collect read from the round's finished job."""
+
+    model_config = ConfigDict(extra="ignore")
+    output_manifest_uri: str
+    statistics: dict[str, Any] = {}
+
+
+class BatchConsensus(BaseModel):
+    """What Decide keeps across the batch's rounds (its last result)."""
+
+    model_config = ConfigDict(extra="ignore")
+    ledger_uri: str | None = None  # the answer ledger (workflows that consolidate with our Lambdas)
+    rounds: list[dict[str, Any]] = []  # RoundSummary of each round so far
+    next_round: dict[str, Any] | None = None  # the planned round (consensus.rounds.RoundPlan)
+    outputs: list[dict[str, Any]] = []  # each round's output manifest (built-in task types)
+
+
+class ExecutionState(BaseModel):
+    """The labeling state machine's state, as Decide, Finalize and Publish read it: parsed once, at the edge.
+
+    `job` stays plain data: a failure is reported whatever shape the job had when it happened.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+    batch: BatchRef
+    job: dict[str, Any] | None = None
+    consensus: BatchConsensus | None = None
+    tracking: RoundTracking | None = None
+    collected: RoundCollected | None = None
+    error: CaughtError | None = None
+    failed_stage: str | None = None
+    preflight: dict[str, Any] | None = None  # the Preflight step's report
+    final: dict[str, Any] | None = None  # what Finalize returned
+
+    def prepared_job(self) -> PreparedJob:
+        if self.job is None:
+            raise ValueError(f"the state of batch {self.batch.batch_id} holds no prepared job")
+        return PreparedJob.model_validate(self.job)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from groundcrew.consensus.ledger_steps import BatchSteps
 from groundcrew.consensus.worker_quality import WorkerQualityStore
 from groundcrew.core.events import EventPublisher
-from groundcrew.core.records import BatchRef
+from groundcrew.core.records import ExecutionState
 from groundcrew.projects import load_project
 from groundcrew.workflows.registry import for_workflow
 
@@ -24,7 +24,8 @@ def decide_round(
     round_failed: bool = False,
 ) -> dict[str, Any]:
     """After a round, or after its failure (its items keep their earlier answers and no further round runs)."""
-    batch = BatchRef.model_validate(state["batch"])
+    execution = ExecutionState.model_validate(state)
+    batch = execution.batch
     project = load_project(s3, batch.bucket, batch.project)
-    steps = BatchSteps(s3, workers, publisher, batch, project, state)
+    steps = BatchSteps(s3, workers, publisher, batch, project, execution, state)
     return for_workflow(project.workflow).decide_round(steps, round_failed=round_failed)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from groundcrew.consensus.ledger_steps import BatchSteps
 from groundcrew.consensus.worker_quality import WorkerQualityStore
 from groundcrew.core.events import EventPublisher
-from groundcrew.core.records import BatchRef
+from groundcrew.core.records import ExecutionState
 from groundcrew.projects import load_project
 from groundcrew.workflows.registry import for_workflow
 
@@ -23,7 +23,8 @@ def finalize_batch(
     state: dict[str, Any],
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    batch = BatchRef.model_validate(state["batch"])
+    execution = ExecutionState.model_validate(state)
+    batch = execution.batch
     project = load_project(s3, batch.bucket, batch.project)
-    steps = BatchSteps(s3, workers, publisher, batch, project, state, now)
+    steps = BatchSteps(s3, workers, publisher, batch, project, execution, state, now)
     return for_workflow(project.workflow).finalize_batch(steps)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from groundcrew.core.errors import cause_message
 from groundcrew.core.events import (
     MAX_LISTED,
@@ -19,12 +17,14 @@ from groundcrew.core.events import (
     SecondsPerImage,
     WorkerQuality,
 )
-from groundcrew.core.records import BatchRef
+from groundcrew.core.records import CaughtError, ExecutionState
 
 
-def completed_event(state: dict[str, Any]) -> LabelingJobCompleted:
-    batch = BatchRef.model_validate(state["batch"])
-    final = state["final"]
+def completed_event(state: ExecutionState) -> LabelingJobCompleted:
+    batch = state.batch
+    if state.final is None:
+        raise ValueError(f"batch {batch.batch_id} has no Finalize result to publish")
+    final = state.final
     return LabelingJobCompleted(
         project=batch.project,
         batch_id=batch.batch_id,
@@ -48,15 +48,15 @@ def completed_event(state: dict[str, Any]) -> LabelingJobCompleted:
     )
 
 
-def failed_event(state: dict[str, Any]) -> LabelingJobFailed:
+def failed_event(state: ExecutionState) -> LabelingJobFailed:
     """Turn whatever the state machine caught into a specific failure event."""
-    batch = BatchRef.model_validate(state["batch"])
-    error = state.get("error") or {}
-    error_type = str(error.get("Error") or "Unknown")
-    reason = cause_message(error.get("Cause"))
+    batch = state.batch
+    error = state.error or CaughtError()
+    error_type = str(error.Error or "Unknown")
+    reason = cause_message(error.Cause)
     findings = []
-    report = state.get("preflight")
-    if isinstance(report, dict) and not report.get("passed", True):
+    report = state.preflight
+    if report is not None and not report.get("passed", True):
         findings = [
             PreflightFinding(line=f["line"], rule=f["rule"], message=f["message"])
             for f in report.get("findings", [])
@@ -65,12 +65,11 @@ def failed_event(state: dict[str, Any]) -> LabelingJobFailed:
         reason = f"preflight found {report.get('errors')} error(s) in {batch.manifest_uri}; first: " + (
             f"line {findings[0].line}: {findings[0].message}" if findings else "see findings"
         )
-    job = state.get("job")
     return LabelingJobFailed(
         project=batch.project,
         batch_id=batch.batch_id,
-        stage=str(state.get("failed_stage") or "Unknown"),
-        labeling_job_name=job.get("name") if isinstance(job, dict) else None,
+        stage=state.failed_stage or "Unknown",
+        labeling_job_name=state.job.get("name") if state.job is not None else None,
         error=error_type,
         reason=reason or error_type,
         findings=findings[:MAX_LISTED],
