@@ -46,13 +46,22 @@ _VOLATILE_KEYS = {"id", "time"}  # the EventBridge envelope's own
 _CLOCK_KEYS = {"deadline", "started_at", "ended_at", "expires_at", "submitted_at", "accepted_at"}
 
 
+def _answer_order(item: Any) -> tuple[int, str]:
+    return (int(item.get("round") or 0), str(item.get("worker_id"))) if isinstance(item, dict) else (0, "")
+
+
 def mask(value: Any) -> Any:
     if isinstance(value, str):
         for pattern, replacement in _MASKS:
             value = pattern.sub(replacement, value)
         return value
     if isinstance(value, list):
-        return [mask(item) for item in value]
+        items = [mask(item) for item in value]
+        # The answers of one item arrive in the order Track polled the Mechanical Turk stand-in's HITs, which run in
+        # parallel: not a contract. Compare them by round and worker.
+        if items and all(isinstance(item, dict) and "worker_id" in item and "round" in item for item in items):
+            items.sort(key=_answer_order)
+        return items
     if isinstance(value, dict):
         return {mask(k): ("<clock>" if k in _CLOCK_KEYS else mask(v)) for k, v in value.items()}
     return value
