@@ -19,7 +19,7 @@ from groundcrew.consensus.decisions import (
     WorkerPrior,
     decide,
 )
-from groundcrew.consensus.rounds import LedgerEntry
+from groundcrew.consensus.rounds import LedgerEntry, metadata_header
 from groundcrew.consensus.worker_quality import WorkerTally
 
 OUTPUT_TYPE = "groundcrew/image-classification-consensus"
@@ -88,11 +88,7 @@ def output_metadata(
 ) -> dict[str, Any]:
     """`<attribute>-metadata`, in the spirit of Ground Truth's: what made the label, and when."""
     metadata: dict[str, Any] = {
-        "type": OUTPUT_TYPE,
-        "job-name": job_names[-1],
-        "job-names": job_names,
-        "human-annotated": "yes",
-        "creation-date": created,
+        **metadata_header(OUTPUT_TYPE, job_names, created),
         "consensus-policy": policy.kind.value,
         "consensus-method": policy.method.value,
         "confidence": value["confidence"],

@@ -46,6 +46,17 @@ def output_manifest_location(bucket: str, project: str, batch_id: str) -> S3Loca
     return batch_folder(bucket, project, batch_id).child("output", "output.manifest")
 
 
+def metadata_header(output_type: str, job_names: list[str], created: str) -> dict[str, Any]:
+    """What every `<attribute>-metadata` of a batch's output line starts with: Ground Truth's own fields."""
+    return {
+        "type": output_type,
+        "job-name": job_names[-1],
+        "job-names": job_names,
+        "human-annotated": "yes",
+        "creation-date": created,
+    }
+
+
 def item_key(line: Mapping[str, Any]) -> str | None:
     """An item's identity across rounds: its source-ref (or inline source). Intake never repeats an object."""
     value = line.get("source-ref", line.get("source"))

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-import orjson
-
+from groundcrew.core.answers import answer_document
 from groundcrew.core.errors import AnswerError, DataObjectError
 from groundcrew.workforces.ground_truth.task_config import TaskConfig
 
@@ -41,13 +40,7 @@ def task_input(data_object: dict[str, Any], config: TaskConfig) -> dict[str, Any
 
 def parse_answer(worker_id: str, content: str | dict[str, Any], labels: tuple[str, ...]) -> WorkerLabel:
     """Read what `crowd-image-classifier` submitted: `{"category": {"label": "<one of labels>"}}`."""
-    if isinstance(content, str):
-        try:
-            answer: Any = orjson.loads(content)
-        except orjson.JSONDecodeError:
-            raise AnswerError(f"answer of worker {worker_id} is not valid JSON") from None
-    else:
-        answer = content
+    answer = answer_document(worker_id, content)
     chosen = answer.get(ELEMENT_NAME) if isinstance(answer, dict) else None
     label = chosen.get("label") if isinstance(chosen, dict) else None
     if not isinstance(label, str):

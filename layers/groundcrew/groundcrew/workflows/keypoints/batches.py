@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from groundcrew.consensus.rounds import LedgerEntry
+from groundcrew.consensus.rounds import LedgerEntry, metadata_header
 from groundcrew.consensus.worker_quality import WorkerTally
 from groundcrew.core.errors import AnswerError
 from groundcrew.core.image_headers import SizeReading
@@ -150,13 +150,7 @@ def output_value(verdict: PoseVerdict, entry: LedgerEntry, dataset_object_id: st
 
 
 def output_metadata(value: Mapping[str, Any], job_names: list[str], created: str) -> dict[str, Any]:
-    metadata: dict[str, Any] = {
-        "type": OUTPUT_TYPE,
-        "job-name": job_names[-1],
-        "job-names": job_names,
-        "human-annotated": "yes",
-        "creation-date": created,
-    }
+    metadata = metadata_header(OUTPUT_TYPE, job_names, created)
     if value["status"] != "consolidated":
         metadata["failure-reason"] = value.get("reason")
     return metadata

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from groundcrew.core.answers import answer_document
 from groundcrew.core.errors import AnswerError, DataObjectError
 from groundcrew.workflows.keypoints.poses import Pose, Rig
 
@@ -248,13 +249,7 @@ def parse_submission(worker_id: str, content: str | Mapping[str, Any], rig: Rig 
     The fields are strings (hidden inputs). Whether `no_changes_needed` and `total_time_in_seconds` stay strings
     after crowd-form serializes them is unconfirmed, so JSON booleans and numbers are accepted for those two.
     """
-    if isinstance(content, str):
-        try:
-            answer: Any = orjson.loads(content)
-        except orjson.JSONDecodeError:
-            raise AnswerError(f"answer of worker {worker_id} is not valid JSON") from None
-    else:
-        answer = content
+    answer = answer_document(worker_id, content)
     if not isinstance(answer, Mapping):
         raise AnswerError(f"answer of worker {worker_id} is not a JSON object")
     missing = [name for name in SUBMISSION_FIELDS if name not in answer]
