@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from groundcrew.consensus.worker_quality import WorkerQualityStore
 from groundcrew.core.events import EventPublisher
+from groundcrew.core.records import ExecutionState
 from groundcrew.steps.decide import decide_round
 
 logger = Logger()
@@ -21,12 +22,13 @@ publisher = EventPublisher(boto3.client("events"), os.environ["EVENT_BUS_NAME"])
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    result = decide_round(s3, workers, publisher, event["state"], round_failed=bool(event.get("round_failed")))
+    state = ExecutionState.model_validate(event["state"])
+    result = decide_round(s3, workers, publisher, state, round_failed=bool(event.get("round_failed")))
     next_round = result["next_round"]
     logger.info(
         "round decided",
         extra={
-            "batch_id": event["state"]["batch"]["batch_id"],
+            "batch_id": state.batch.batch_id,
             "round": result["rounds"][-1]["round"],
             "next_round_items": next_round["item_count"] if next_round else 0,
         },

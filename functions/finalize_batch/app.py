@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from groundcrew.consensus.worker_quality import WorkerQualityStore
 from groundcrew.core.events import EventPublisher
+from groundcrew.core.records import ExecutionState
 from groundcrew.steps.finalize import finalize_batch
 
 logger = Logger()
@@ -21,12 +22,13 @@ publisher = EventPublisher(boto3.client("events"), os.environ["EVENT_BUS_NAME"])
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    result = finalize_batch(s3, workers, publisher, event)
+    state = ExecutionState.model_validate(event)
+    result = finalize_batch(s3, workers, publisher, state)
     statistics = result["statistics"]
     logger.info(
         "batch finalized",
         extra={
-            "batch_id": event["batch"]["batch_id"],
+            "batch_id": state.batch.batch_id,
             "labeled": statistics["labeled"],
             "unresolved": statistics["unresolved"],
             "rounds": statistics["rounds"],

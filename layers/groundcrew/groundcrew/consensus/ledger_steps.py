@@ -22,7 +22,6 @@ from groundcrew.core.events import (
     MAX_LISTED,
     ConsensusReport,
     Cost,
-    EventPublisher,
     ExportedFiles,
     JobStatistics,
     LabelingRoundCompleted,
@@ -30,7 +29,7 @@ from groundcrew.core.events import (
     UnresolvedItem,
     WorkerQuality,
 )
-from groundcrew.core.records import BatchRef, CaughtError, ExecutionState, PreparedJob
+from groundcrew.core.records import CaughtError, ExecutionState, PreparedJob
 from groundcrew.core.s3_locations import S3Location, put_object
 from groundcrew.projects import Project
 from groundcrew.workforces.ground_truth import job_output
@@ -40,21 +39,7 @@ from groundcrew.workforces.registry import for_workforce
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-    from groundcrew.consensus.worker_quality import WorkerQualityStore
-
-
-@dataclass(frozen=True, slots=True)
-class BatchSteps:
-    """What Decide and Finalize work with: the clients, the batch, its project and the execution state."""
-
-    s3: S3Client
-    workers: WorkerQualityStore
-    publisher: EventPublisher
-    batch: BatchRef
-    project: Project
-    execution: ExecutionState
-    state: dict[str, Any]  # the same state as plain data, for the built-in task types' steps
-    now: datetime | None = None  # Finalize's clock (tests fix it): the creation-date of output lines
+    from groundcrew.workflows.plugin import BatchSteps
 
 
 @dataclass(frozen=True, slots=True)

@@ -110,6 +110,7 @@ class BatchConsensus(BaseModel):
     rounds: list[dict[str, Any]] = []  # RoundSummary of each round so far
     next_round: dict[str, Any] | None = None  # the planned round (consensus.rounds.RoundPlan)
     outputs: list[dict[str, Any]] = []  # each round's output manifest (built-in task types)
+    trial_items: int = 0  # items of an adjustment batch's trial round
 
 
 class ExecutionState(BaseModel):

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from groundcrew.consensus.ledger_steps import BatchSteps
 from groundcrew.consensus.worker_quality import WorkerQualityStore
 from groundcrew.core.events import EventPublisher
 from groundcrew.core.records import ExecutionState
 from groundcrew.projects import load_project
+from groundcrew.workflows.plugin import BatchSteps
 from groundcrew.workflows.registry import for_workflow
 
 if TYPE_CHECKING:
@@ -20,11 +20,10 @@ def finalize_batch(
     s3: S3Client,
     workers: WorkerQualityStore,
     publisher: EventPublisher,
-    state: dict[str, Any],
+    execution: ExecutionState,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    execution = ExecutionState.model_validate(state)
     batch = execution.batch
     project = load_project(s3, batch.bucket, batch.project)
-    steps = BatchSteps(s3, workers, publisher, batch, project, execution, state, now)
+    steps = BatchSteps(s3, workers, publisher, batch, project, execution, now)
     return for_workflow(project.workflow).finalize_batch(steps)

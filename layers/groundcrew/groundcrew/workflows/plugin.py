@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from groundcrew.core.errors import DataObjectError, ImportNotPossible
@@ -19,11 +20,11 @@ from groundcrew.core.errors import DataObjectError, ImportNotPossible
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-    from groundcrew.consensus.ledger_steps import BatchSteps
     from groundcrew.consensus.rounds import RoundPlan
-    from groundcrew.core.events import ConsolidationFailure
+    from groundcrew.consensus.worker_quality import WorkerQualityStore
+    from groundcrew.core.events import ConsolidationFailure, EventPublisher
     from groundcrew.core.preflight import Finding, PreflightReport
-    from groundcrew.core.records import BatchRef, ImportRef
+    from groundcrew.core.records import BatchRef, ExecutionState, ImportRef
     from groundcrew.core.s3_locations import S3Location
     from groundcrew.intake.rules import Decision, IncomingObject
     from groundcrew.projects import Project
@@ -35,6 +36,19 @@ if TYPE_CHECKING:
 
 class BuiltInTasks(DataObjectError):
     """A task-path hook called for a workflow whose tasks run on Ground Truth's built-in Lambdas."""
+
+
+@dataclass(frozen=True, slots=True)
+class BatchSteps:
+    """What Decide and Finalize work with: the clients, the batch, its project and the execution state."""
+
+    s3: S3Client
+    workers: WorkerQualityStore
+    publisher: EventPublisher
+    batch: BatchRef
+    project: Project
+    execution: ExecutionState
+    now: datetime | None = None  # Finalize's clock (tests fix it): the creation-date of output lines
 
 
 @dataclass(frozen=True, slots=True)

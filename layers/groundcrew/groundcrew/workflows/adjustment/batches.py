@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from decimal import Decimal
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
@@ -21,43 +19,28 @@ import orjson
 
 from groundcrew.consensus import rounds
 from groundcrew.core import image_headers, manifests
-from groundcrew.core.errors import cause_message
 from groundcrew.core.events import (
     MAX_LISTED,
     AdjustmentReport,
-    ConsensusReport,
-    Cost,
     EventPublisher,
-    JobStatistics,
-    LabelingRoundCompleted,
-    RoundSummary,
     TrialBatchChecked,
     TrialFinding,
 )
 from groundcrew.core.manifests import ManifestLine
-from groundcrew.core.records import BatchRef, PreparedJob
+from groundcrew.core.records import BatchRef
 from groundcrew.core.s3_locations import S3Location, object_reader, put_object
 from groundcrew.core.vocabulary import Workflow
 from groundcrew.projects import Project
-from groundcrew.workforces.ground_truth import job_output
-from groundcrew.workforces.ground_truth import jobs as labeling_jobs
+from groundcrew.workforces.ground_truth import built_in_rounds
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-BUILT_IN_METHOD = "ground-truth-built-in"  # who consolidates adjustment answers: AWS's ACS- Lambda
+    from groundcrew.workflows.plugin import BatchSteps
 
 
 class TrialRejected(RuntimeError):
     """The trial job's output failed the checks; the full job was not launched."""
-
-
-@dataclass(frozen=True, slots=True)
-class OutputTally:
-    items: int = 0
-    labeled: int = 0
-    adjusted: int = 0
-    failed: int = 0
 
 
 # -- plans ----------------------------------------------------------------------------------------------------------
@@ -81,17 +64,6 @@ def _rest_plan(s3: S3Client, batch: BatchRef, project: Project, skip: int) -> ro
 
 
 # -- reading outputs ------------------------------------------------------------------------------------------------
-
-
-def tally_output(lines: Iterable[ManifestLine], attribute: str) -> OutputTally:
-    items = labeled = adjusted = 0
-    for line in lines:
-        items += 1
-        metadata = job_output.built_in_label_metadata(line.data, attribute)
-        if metadata is not None:
-            labeled += 1
-            adjusted += metadata.get("adjustment-status") == "adjusted"
-    return OutputTally(items, labeled, adjusted, items - labeled)
 
 
 def check_trial_output(s3: S3Client, project: Project, lines: Iterable[ManifestLine]) -> list[TrialFinding]:
@@ -198,93 +170,24 @@ def _check_box_output(
 # -- the Decide and Finalize steps of adjustment batches ------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _RoundOutcome:
-    """How the round that just ended went: its job's output (or failure) and what it labeled."""
-
-    number: int
-    items: int
-    status: str
-    tally: OutputTally
-    output: dict[str, Any]  # the round's entry in the state's `outputs`
-    failure_reason: str | None = None
-
-
-def decide_round(
-    s3: S3Client, publisher: EventPublisher, project: Project, state: dict[str, Any], *, round_failed: bool
-) -> dict[str, Any]:
+def decide_round(steps: BatchSteps, *, round_failed: bool) -> dict[str, Any]:
     """After the trial: check it and plan the rest (or stop the batch). After the full job: done."""
-    batch = BatchRef.model_validate(state["batch"])
-    previous = state.get("consensus") or {}
-    outcome = _round_outcome(s3, project, state, previous.get("next_round"), round_failed=round_failed)
-    name = labeling_jobs.job_name(batch.batch_id, outcome.number)
-    outputs = [*previous.get("outputs", []), outcome.output]
-    summary = _round_summary(project, name, outcome)
-    items = outcome.items
-    is_trial = outcome.number == 1 and project.trial is not None and items < batch.item_count
-    plan = None
-    if is_trial and not round_failed:
-        plan = _check_trial(s3, publisher, project, batch, name, items, outcome.output["manifest_uri"])
-    publisher.publish(
-        LabelingRoundCompleted(
-            project=batch.project,
-            batch_id=batch.batch_id,
-            summary=summary,
-            unresolved=outcome.tally.failed,
-            next_round_items=plan.item_count if plan else 0,
-            next_round_workers_per_object=plan.workers_per_object if plan else None,
+    project, batch = steps.project, steps.batch
+
+    def is_trial(outcome: built_in_rounds.RoundOutcome) -> bool:
+        return outcome.number == 1 and project.trial is not None and outcome.items < batch.item_count
+
+    def after_round(outcome: built_in_rounds.RoundOutcome, name: str) -> rounds.RoundPlan | None:
+        if not is_trial(outcome):
+            return None
+        return _check_trial(
+            steps.s3, steps.publisher, project, batch, name, outcome.items, outcome.output["manifest_uri"]
         )
-    )
-    return {
-        "done": plan is None,
-        "outputs": outputs,
-        "rounds": [*previous.get("rounds", []), summary.model_dump(mode="json")],
-        "next_round": plan.to_dict() if plan else None,
-        "trial_items": items if is_trial else int(previous.get("trial_items") or 0),
-    }
 
-
-def _round_outcome(
-    s3: S3Client, project: Project, state: dict[str, Any], planned: dict[str, Any] | None, *, round_failed: bool
-) -> _RoundOutcome:
-    """A failed round is the one that was planned, none of its items labeled; a finished one is read from its output."""
-    job = PreparedJob.model_validate(state["job"])
-    number = int(planned["number"]) if round_failed and planned else job.round
-    items = job.item_count if job.round == number else int(planned["item_count"]) if planned else 0
-    if round_failed:
-        error = state.get("error") or {}
-        return _RoundOutcome(
-            number=number,
-            items=items,
-            status=str(state.get("failed_stage") or "Failed"),
-            tally=OutputTally(items=items, failed=items),
-            output={"round": number, "manifest_uri": planned["manifest_uri"] if planned else "", "failed": True},
-            failure_reason=cause_message(error.get("Cause")) or str(error.get("Error") or "unknown error"),
-        )
-    output_uri = state["collected"]["output_manifest_uri"]
-    return _RoundOutcome(
-        number=number,
-        items=items,
-        status=str((state.get("tracking") or {}).get("status") or "Completed"),
-        tally=tally_output(manifests.read_manifest(s3, S3Location.parse(output_uri)), project.attribute_name),
-        output={"round": number, "manifest_uri": output_uri, "failed": False},
-    )
-
-
-def _round_summary(project: Project, name: str, outcome: _RoundOutcome) -> RoundSummary:
-    price = project.workforce.price_per_task_usd
-    answers = outcome.tally.labeled * project.workers_per_object
-    return RoundSummary(
-        round=outcome.number,
-        labeling_job_name=name,
-        status=outcome.status,
-        items=outcome.items,
-        gold_items=0,
-        answers_bought=answers,
-        spend_usd=float(price * answers) if price is not None else None,
-        resolved=outcome.tally.labeled,
-        failure_reason=outcome.failure_reason,
-    )
+    result, outcome = built_in_rounds.decide_round(steps, round_failed=round_failed, next_round=after_round)
+    previous = steps.execution.consensus
+    result["trial_items"] = outcome.items if is_trial(outcome) else (previous.trial_items if previous else 0)
+    return result
 
 
 def _check_trial(
@@ -319,73 +222,14 @@ def _check_trial(
     return plan
 
 
-def merge_outputs(s3: S3Client, batch: BatchRef, attribute: str, outputs: list[dict[str, Any]]) -> S3Location:
-    """One output line per batch item, in batch order, from the jobs that ran (Ground Truth's built-in types)."""
-    output = rounds.output_manifest_location(batch.bucket, batch.project, batch.batch_id)
-    labeled: dict[str, dict[str, Any]] = {}
-    for entry in outputs:
-        if entry["failed"] or not entry["manifest_uri"]:
-            continue
-        for line in manifests.read_manifest(s3, S3Location.parse(entry["manifest_uri"])):
-            key = rounds.item_key(line.data)
-            if key is not None and attribute in line.data:
-                labeled[key] = line.data
-
-    def merged() -> Iterator[dict[str, Any]]:
-        # Items a failed round never labeled keep their input line: nothing is dropped.
-        for line in manifests.read_manifest(s3, S3Location.parse(batch.manifest_uri)):
-            yield labeled.get(rounds.item_key(line.data) or "", line.data)
-
-    manifests.write_manifest(s3, output, merged())
-    return output
-
-
-def built_in_final(
-    project: Project, summaries: list[RoundSummary], output: S3Location, tally: OutputTally
-) -> dict[str, Any]:
-    """What every completed event of a built-in task type reports: AWS consolidated, no consensus of ours ran."""
-    price = project.workforce.price_per_task_usd
-    answers = sum(r.answers_bought for r in summaries)
-    return {
-        "labeling_job_names": [r.labeling_job_name for r in summaries],
-        "output_manifest_uri": output.uri,
-        "statistics": JobStatistics(
-            items=tally.items,
-            labeled=tally.labeled,
-            unresolved=0,
-            failed=tally.failed,
-            mean_agreement=None,
-            unanimous=0,
-            answers=answers,
-            mean_seconds_per_item=None,
-            workers=0,
-            rounds=len(summaries),
-        ).model_dump(mode="json"),
-        "consensus": ConsensusReport(policy="fixed", method=BUILT_IN_METHOD, rounds=summaries, ties=0).model_dump(
-            mode="json"
-        ),
-        "cost": Cost(
-            price_per_task_usd=float(price) if price is not None else None,
-            answers_bought=answers,
-            gold_answers_bought=0,
-            answers_per_item=round(answers / tally.items, 3) if tally.items else 0.0,
-            spend_usd=float(price * Decimal(answers)) if price is not None else None,
-        ).model_dump(mode="json"),
-        "workers": [],
-        "flagged_workers": 0,
-    }
-
-
-def finalize(s3: S3Client, project: Project, state: dict[str, Any]) -> dict[str, Any]:
+def finalize(steps: BatchSteps) -> dict[str, Any]:
     """One output line per batch item in batch order, the COCO export, and what the completed event reports."""
     from groundcrew.workflows.adjustment import coco_export  # numpy and Pillow
 
-    batch = BatchRef.model_validate(state["batch"])
-    consensus = state["consensus"]
+    s3, project, batch = steps.s3, steps.project, steps.batch
     attribute = project.attribute_name
-    summaries = [RoundSummary.model_validate(r) for r in consensus["rounds"]]
-    output = merge_outputs(s3, batch, attribute, consensus["outputs"])
-    tally = tally_output(manifests.read_manifest(s3, output), attribute)
+    merged = built_in_rounds.merge_batch(steps)
+    output, tally = merged.location, merged.tally
     read = object_reader(s3)
 
     def read_mask(uri: str) -> bytes:
@@ -402,14 +246,15 @@ def finalize(s3: S3Client, project: Project, state: dict[str, Any]) -> dict[str,
     )
     coco = rounds.batch_folder(batch.bucket, batch.project, batch.batch_id).child("output", "coco.json")
     put_object(s3, coco, orjson.dumps(exported.coco), "application/json")
+    consensus = steps.execution.consensus
     return {
-        **built_in_final(project, summaries, output, tally),
+        **built_in_rounds.built_in_final(project, merged.summaries, output, tally),
         "coco_uri": coco.uri,
         "adjustment": AdjustmentReport(
             adjusted=tally.adjusted,
             unadjusted=tally.labeled - tally.adjusted,
             not_labeled=tally.failed,
-            trial_items=int(consensus.get("trial_items") or 0),
+            trial_items=consensus.trial_items if consensus is not None else 0,
             coco_problems=[f"line {p.line}: {p.message}" for p in exported.problems][:MAX_LISTED],
         ).model_dump(mode="json"),
     }

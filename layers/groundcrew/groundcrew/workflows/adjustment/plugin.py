@@ -12,13 +12,13 @@ from groundcrew.workflows.plugin import BuiltInTaskPath, ImageWorkflow, WorkerTa
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-    from groundcrew.consensus.ledger_steps import BatchSteps
     from groundcrew.consensus.rounds import RoundPlan
     from groundcrew.core.preflight import Finding
     from groundcrew.core.records import BatchRef, ImportRef
     from groundcrew.core.s3_locations import S3Location
     from groundcrew.intake.rules import Decision
     from groundcrew.projects import Project
+    from groundcrew.workflows.plugin import BatchSteps
     from groundcrew.workforces.ground_truth.jobs import JobResources
 
 
@@ -110,12 +110,12 @@ class AdjustmentPlugin(BuiltInTaskPath, ImageWorkflow):
     def decide_round(self, steps: BatchSteps, *, round_failed: bool) -> dict[str, Any]:
         from groundcrew.workflows.adjustment import batches
 
-        return batches.decide_round(steps.s3, steps.publisher, steps.project, steps.state, round_failed=round_failed)
+        return batches.decide_round(steps, round_failed=round_failed)
 
     def finalize_batch(self, steps: BatchSteps) -> dict[str, Any]:
         from groundcrew.workflows.adjustment import batches
 
-        return batches.finalize(steps.s3, steps.project, steps.state)
+        return batches.finalize(steps)
 
 
 _ADJUSTMENT = AdjustmentPlugin()

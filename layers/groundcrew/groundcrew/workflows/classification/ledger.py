@@ -8,12 +8,13 @@ from typing import Any
 
 from groundcrew.consensus import batch_results, rounds, worker_quality
 from groundcrew.consensus.decisions import BatchDecision, ItemDecision, Outcome, WorkerPrior, next_round_workers
-from groundcrew.consensus.ledger_steps import BatchSteps, MergedBatch, RoundJudgement, batch_lines, creation_date
+from groundcrew.consensus.ledger_steps import MergedBatch, RoundJudgement, batch_lines, creation_date
 from groundcrew.core import manifests
 from groundcrew.core.events import ExportedFiles, TrainingDataExported
 from groundcrew.core.s3_locations import S3Location
 from groundcrew.core.vocabulary import ConsensusMethod
 from groundcrew.workflows.classification import training_export
+from groundcrew.workflows.plugin import BatchSteps
 
 MAX_WORKERS_PER_ROUND = 9
 

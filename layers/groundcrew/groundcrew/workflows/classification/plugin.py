@@ -11,9 +11,9 @@ from groundcrew.workflows.plugin import ImageWorkflow, WorkerTask
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-    from groundcrew.consensus.ledger_steps import BatchSteps
     from groundcrew.core.events import ConsolidationFailure
     from groundcrew.projects import Project
+    from groundcrew.workflows.plugin import BatchSteps
     from groundcrew.workforces.ground_truth.consolidation import JobContext, PayloadItem
     from groundcrew.workforces.ground_truth.jobs import JobResources
     from groundcrew.workforces.ground_truth.task_config import TaskConfig

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from groundcrew.consensus import rounds
-from groundcrew.consensus.ledger_steps import BatchSteps, MergedBatch, RoundJudgement, batch_lines, creation_date
+from groundcrew.consensus.ledger_steps import MergedBatch, RoundJudgement, batch_lines, creation_date
 from groundcrew.core import image_headers, manifests
 from groundcrew.core.events import (
     MAX_LISTED,
@@ -30,6 +30,7 @@ from groundcrew.workflows.classification import training_export
 from groundcrew.workflows.keypoints import batches as keypoint_batches
 from groundcrew.workflows.keypoints import poses
 from groundcrew.workflows.keypoints.rigs import load_rig
+from groundcrew.workflows.plugin import BatchSteps
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -36,20 +36,21 @@ from groundcrew.core.events import (
     FrameRefusal,
     PointCloudReport,
     PointCloudsPrepared,
-    RoundSummary,
 )
 from groundcrew.core.records import BatchRef
 from groundcrew.core.s3_locations import S3Location, object_reader, put_object
 from groundcrew.projects import Project, load_project
-from groundcrew.workflows.adjustment.batches import built_in_final, merge_outputs, tally_output
 from groundcrew.workflows.point_cloud import formats as point_clouds
 from groundcrew.workflows.point_cloud import frames as point_cloud_frames
 from groundcrew.workflows.point_cloud import outputs as point_cloud_outputs
 from groundcrew.workflows.point_cloud import tasks
 from groundcrew.workflows.point_cloud.preflight import FLOATS_PER_POINT
+from groundcrew.workforces.ground_truth import built_in_rounds
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+    from groundcrew.workflows.plugin import BatchSteps
 
 FRAMES_PREFIX = "frames/"
 ROOT_SCENE = "_"  # frames dropped directly under incoming/<project>/
@@ -304,15 +305,13 @@ class _Exports:
     problems: list[str] = field(default_factory=list)
 
 
-def finalize(s3: S3Client, project: Project, state: dict[str, Any]) -> dict[str, Any]:
+def finalize(steps: BatchSteps) -> dict[str, Any]:
     """The merged output manifest, the workflow's training export, and what the completed event reports."""
-    batch = BatchRef.model_validate(state["batch"])
-    consensus = state["consensus"]
+    s3, project, batch = steps.s3, steps.project, steps.batch
     attribute = project.attribute_name
     task = tasks.task_for(project.workflow)
-    summaries = [RoundSummary.model_validate(r) for r in consensus["rounds"]]
-    output = merge_outputs(s3, batch, attribute, consensus["outputs"])
-    tally = tally_output(manifests.read_manifest(s3, output), attribute)
+    merged = built_in_rounds.merge_batch(steps)
+    output, tally, summaries = merged.location, merged.tally, merged.summaries
     folder = rounds.batch_folder(batch.bucket, batch.project, batch.batch_id).child("output")
     exports = _Exports()
     labeled = (line for line in manifests.read_manifest(s3, output) if attribute in line.data)
@@ -325,7 +324,7 @@ def finalize(s3: S3Client, project: Project, state: dict[str, Any]) -> dict[str,
             exports.problems.append(f"line {line.number}: {error}")
     audit = project.pointcloud.audit if project.pointcloud else None
     return {
-        **built_in_final(project, summaries, output, tally),
+        **built_in_rounds.built_in_final(project, summaries, output, tally),
         "pointcloud": PointCloudReport(
             task=task.kind,
             audit=audit.mode.value if audit else None,

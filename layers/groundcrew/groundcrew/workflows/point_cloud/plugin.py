@@ -12,7 +12,6 @@ from groundcrew.workflows.point_cloud import tasks
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-    from groundcrew.consensus.ledger_steps import BatchSteps
     from groundcrew.consensus.rounds import RoundPlan
     from groundcrew.core.manifests import ManifestLine
     from groundcrew.core.preflight import Finding, PreflightReport
@@ -20,6 +19,7 @@ if TYPE_CHECKING:
     from groundcrew.core.s3_locations import S3Location
     from groundcrew.intake.rules import Decision, IncomingObject
     from groundcrew.projects import Project
+    from groundcrew.workflows.plugin import BatchSteps
     from groundcrew.workforces.ground_truth.jobs import JobResources
 
 
@@ -124,16 +124,16 @@ class PointCloudPlugin(BuiltInTaskPath):
         return tasks.task_for(project.workflow).ui_arn(region, partition)
 
     def decide_round(self, steps: BatchSteps, *, round_failed: bool) -> dict[str, Any]:
-        # Like an adjustment: Ground Truth's built-in types consolidate themselves, one job, no more rounds.
-        from groundcrew.workflows.adjustment import batches as adjustment_batches
+        # Ground Truth's built-in types consolidate themselves: one job, no more rounds.
+        from groundcrew.workforces.ground_truth import built_in_rounds
 
-        s3, publisher, project, state = steps.s3, steps.publisher, steps.project, steps.state
-        return adjustment_batches.decide_round(s3, publisher, project, state, round_failed=round_failed)
+        result, _ = built_in_rounds.decide_round(steps, round_failed=round_failed)
+        return result
 
     def finalize_batch(self, steps: BatchSteps) -> dict[str, Any]:
         from groundcrew.workflows.point_cloud import batches  # numpy: point cloud batches only
 
-        return batches.finalize(steps.s3, steps.project, steps.state)
+        return batches.finalize(steps)
 
 
 PLUGINS = {workflow: PointCloudPlugin(tracking=task.kind == "tracking") for workflow, task in tasks.TASKS.items()}
