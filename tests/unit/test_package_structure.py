@@ -256,3 +256,30 @@ def test_branches_are_found(tmp_path: Path) -> None:
     ]
     inside = {b.what for b in branches(source, "groundcrew/workflows/keypoints/batches.py")}
     assert "Workflow.KEYPOINTS" not in inside
+
+
+# --- small functions ------------------------------------------------------------------------------------------------
+
+MAX_FUNCTION_LINES = 60  # past about 60 lines a function reads better as named chapters (ruff checks complexity)
+
+
+def long_functions(paths: list[Path], root: Path = REPO) -> list[str]:
+    found = []
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+                length = (node.end_lineno or node.lineno) - start + 1
+                if length > MAX_FUNCTION_LINES:
+                    found.append(f"{path.relative_to(root)}:{start}: {node.name} is {length} lines")
+    return found
+
+
+def test_no_function_of_the_layer_or_a_handler_is_longer_than_60_lines() -> None:
+    assert long_functions([*LAYER_FILES.values(), *FUNCTIONS.rglob("*.py")]) == []
+
+
+def test_long_functions_are_found(tmp_path: Path) -> None:
+    source = tmp_path / "long.py"
+    source.write_text("def short():\n    pass\n\n\ndef long():\n" + "    x = 1\n" * 61, encoding="utf-8")
+    assert long_functions([source], root=tmp_path) == ["long.py:5: long is 62 lines"]
