@@ -15,10 +15,10 @@ from typing import Any
 
 import orjson
 
+from groundcrew.core.imports import creation_date
 from groundcrew.core.manifests import encode_line
 from groundcrew.core.s3_locations import S3Location, put_object
 from groundcrew.workflows.adjustment.imports import augmented_manifests as importing
-from groundcrew.workflows.adjustment.imports.boxes import creation_date
 from groundcrew.workflows.adjustment.manifests import adjustment_attribute_name, check_label_attribute_name
 
 ANNOTATION_SUFFIXES = {"coco": ".json", "labelme": ".json", "cvat": ".xml", "label-studio": ".json", "voc": ".xml"}

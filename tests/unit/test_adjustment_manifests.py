@@ -4,13 +4,12 @@ import json
 
 import pytest
 
-from groundcrew.workflows.adjustment.imports.boxes import Refusal
+from groundcrew.core.imports import ImportSummary, Refusal
 from groundcrew.workflows.adjustment.manifests import (
     MAX_ATTRIBUTE_CHARS,
     MAX_LINE_CHARS,
     REF_FORBIDDEN,
     REF_REQUIRED,
-    ImportSummary,
     adjustment_attribute_name,
     box_line,
     check_label_attribute_name,

@@ -5,14 +5,13 @@ from pathlib import Path
 
 import pytest
 
+from groundcrew.core.imports import creation_date, import_job_name
 from groundcrew.workflows.adjustment.imports.boxes import (
     MAX_BOX_CATEGORIES,
     Box,
     BoxImage,
     box_metadata,
     class_map,
-    creation_date,
-    import_job_name,
     parse_voc,
     parse_yolo,
     refuse_unknown_classes,

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from groundcrew.workflows.adjustment.imports.segmentation import RLE, Refusal, Shape, parse_labelme
+from groundcrew.core.imports import Refusal
+from groundcrew.workflows.adjustment.imports.segmentation import RLE, Shape, parse_labelme
 from groundcrew.workflows.adjustment.masks import (
     ClassMap,
     TooManyClasses,

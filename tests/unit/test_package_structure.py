@@ -133,6 +133,30 @@ def test_nothing_in_the_layer_imports_the_steps() -> None:
     assert importers == set()
 
 
+WORKFLOW_PACKAGE_PREFIX = "groundcrew.workflows."
+GENERIC_PACKAGES = ("groundcrew.core", "groundcrew.consensus", "groundcrew.intake", "groundcrew.steps")
+
+
+def _workflow_package(module: str) -> str | None:
+    """`keypoints` for groundcrew.workflows.keypoints.x; None for the registry, the plug-in protocol and the rest."""
+    parts = module.split(".")
+    return parts[2] if module.startswith(WORKFLOW_PACKAGE_PREFIX) and len(parts) > 3 else None
+
+
+def test_workflow_packages_are_reached_only_through_the_registry() -> None:
+    """A workflow package imports no other one, and the generic packages import none: they ask the registry."""
+    found = set()
+    for name, targets in layer_graph().items():
+        home = _workflow_package(name)
+        for target in targets:
+            other = _workflow_package(target)
+            if other is None or other == home:
+                continue
+            if home is not None or name.startswith(GENERIC_PACKAGES):
+                found.add(f"{name} imports {target}")
+    assert found == set()
+
+
 def test_deployed_code_never_imports_local_mode() -> None:
     deployed = [*LAYER_FILES.values(), *FUNCTIONS.rglob("*.py")]
     offenders = {

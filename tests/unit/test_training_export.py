@@ -20,12 +20,12 @@ import pytest
 from groundcrew.consensus.decisions import Outcome
 from groundcrew.core.manifests import ManifestLine, read_manifest, write_manifest
 from groundcrew.core.s3_locations import S3Location
+from groundcrew.core.splits import assign_splits
 from groundcrew.workflows.classification import training_export
 from groundcrew.workflows.classification.training_export import (
     ExportOptions,
     ExportResult,
     ManifestChangedError,
-    assign_splits,
     csv_cell,
     export_training_data,
 )
@@ -133,7 +133,7 @@ def test_seed_changes_which_items_are_held_out_but_not_how_many() -> None:
 def test_split_does_not_depend_on_python_hash_seed() -> None:
     # str hashes are randomised per process; a split seeded from hash() would differ between these runs
     script = (
-        "from groundcrew.workflows.classification.training_export import assign_splits;"
+        "from groundcrew.core.splits import assign_splits;"
         "pairs = [(f'k{l}{i}', l) for l in ('circle', 'square') for i in range(20)];"
         "print(sorted(k for k, s in assign_splits(pairs, 0.3, 9).items() if s == 'test'))"
     )

@@ -22,11 +22,10 @@ import orjson
 from groundcrew.core import manifests
 from groundcrew.core.errors import ImportNotPossible
 from groundcrew.core.events import MAX_LISTED, AnnotationsImported, EventPublisher, ImportRefusal
+from groundcrew.core.imports import ImportSummary, Refusal, refusal_data
 from groundcrew.core.records import ImportRef
 from groundcrew.core.s3_locations import S3Location, put_object
 from groundcrew.projects import Project, load_project
-from groundcrew.workflows.adjustment.imports.segmentation import Refusal
-from groundcrew.workflows.adjustment.manifests import ImportSummary, refusal_data
 from groundcrew.workflows.registry import for_workflow
 
 if TYPE_CHECKING:

@@ -15,7 +15,6 @@ from groundcrew.core.records import BatchRef, PreparedJob
 from groundcrew.core.s3_locations import S3Location, object_size_reader, put_object
 from groundcrew.core.vocabulary import ConsensusMethod
 from groundcrew.projects import Project, load_project
-from groundcrew.workflows.keypoints import poses
 from groundcrew.workflows.plugin import WorkerTask
 from groundcrew.workflows.registry import for_workflow
 from groundcrew.workforces.ground_truth import jobs as labeling_jobs
@@ -100,7 +99,7 @@ def _write_task_lambda_files(
         round_number=plan.number,
         workers_per_object=plan.workers_per_object,
         carried_answers_uri=plan.carried_answers_uri,
-        rig=poses.rig_to_dict(worker_task.rig) if worker_task.rig is not None else None,
+        rig=worker_task.rig,
     )
     write_task_config(s3, batch.bucket, name, config)
     # Written for every job, empty unless Dawid-Skene uses them: the consolidation Lambda, which may not list

@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from groundcrew.core.s3_locations import S3Location
     from groundcrew.intake.rules import Decision, IncomingObject
     from groundcrew.projects import Project
-    from groundcrew.workflows.keypoints.poses import Rig
     from groundcrew.workforces.ground_truth.consolidation import JobContext, PayloadItem
     from groundcrew.workforces.ground_truth.jobs import JobResources
     from groundcrew.workforces.ground_truth.task_config import TaskConfig
@@ -57,7 +56,7 @@ class WorkerTask:
 
     page: str | None  # a Liquid page of ours; None: the job names Ground Truth's worker UI (`worker_ui_arn`)
     label_categories: dict[str, Any]  # the job's LabelCategoryConfigS3Uri document
-    rig: Rig | None = None  # keypoints: handed to the task Lambdas through the task config
+    rig: dict[str, Any] | None = None  # keypoints: the rig as plain data, for the task Lambdas' task config
 
 
 class WorkflowPlugin(Protocol):

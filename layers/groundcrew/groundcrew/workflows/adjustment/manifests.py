@@ -17,10 +17,8 @@ between them; not `source` or `source-ref`; not ending in `-metadata`. The `-ref
 from __future__ import annotations
 
 import re
-from collections import Counter
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import Any
 
 import orjson
 
@@ -199,71 +197,3 @@ def check_line_size(line: Mapping[str, Any]) -> list[str]:
                 "fewer shapes per image or a shorter value"
             )
     return problems
-
-
-class RefusalLike(Protocol):
-    """What the importers' refusals have in common (box_import.Refusal and its segmentation twin)."""
-
-    @property
-    def image(self) -> str | None: ...
-    @property
-    def item(self) -> str: ...
-    @property
-    def rule(self) -> str: ...
-    @property
-    def message(self) -> str: ...
-
-
-EXAMPLES_PER_RULE = 3
-
-
-@dataclass(slots=True)
-class ImportSummary:
-    converted_images: int = 0
-    shapes: int = 0
-    refusals: list[RefusalLike] = field(default_factory=list)
-
-    def add(self, shapes: int, refusals: Iterable[RefusalLike]) -> None:
-        """Count one converted image with its shapes, and keep its refusals."""
-        self.converted_images += 1
-        self.shapes += shapes
-        self.refusals.extend(refusals)
-
-    def by_rule(self) -> dict[str, tuple[int, list[RefusalLike]]]:
-        """Refusal count and first examples per rule, most frequent rule first."""
-        counts = Counter(refusal.rule for refusal in self.refusals)
-        return {
-            rule: (count, [refusal for refusal in self.refusals if refusal.rule == rule][:EXAMPLES_PER_RULE])
-            for rule, count in counts.most_common()
-        }
-
-    def to_json(self) -> str:
-        grouped = self.by_rule()
-        return orjson.dumps(
-            {
-                "converted_images": self.converted_images,
-                "shapes": self.shapes,
-                "refused": len(self.refusals),
-                "refusals": {
-                    rule: {
-                        "count": count,
-                        "examples": [
-                            {"image": r.image, "item": r.item, "rule": r.rule, "message": r.message} for r in examples
-                        ],
-                    }
-                    for rule, (count, examples) in grouped.items()
-                },
-            }
-        ).decode()
-
-    def to_text(self) -> str:
-        lines = [f"{self.converted_images} images converted, {self.shapes} shapes, {len(self.refusals)} refused"]
-        for rule, (count, examples) in self.by_rule().items():
-            lines.append(f"  {rule}: {count}")
-            lines += [f"    {r.image or '(unknown image)'} {r.item}: {r.message}" for r in examples]
-        return "\n".join(lines)
-
-
-def refusal_data(refusal: RefusalLike) -> dict[str, Any]:
-    """A refusal as plain data: import work items, part files and the Annotations Imported event carry it so."""
-    return {"image": refusal.image, "item": refusal.item, "rule": refusal.rule, "message": refusal.message}

@@ -21,7 +21,8 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, UnidentifiedImageError
 
-from groundcrew.workflows.adjustment.imports.segmentation import MAX_CLASSES, RLE, Polygon, Refusal, Shape
+from groundcrew.core.imports import Refusal
+from groundcrew.workflows.adjustment.imports.segmentation import MAX_CLASSES, RLE, Polygon, Shape
 
 if TYPE_CHECKING:
     from groundcrew.projects import Project

@@ -25,8 +25,8 @@ from groundcrew.core.events import (
 )
 from groundcrew.core.records import BatchRef
 from groundcrew.core.s3_locations import S3Location, put_object
+from groundcrew.core.splits import assign_splits
 from groundcrew.projects import Project
-from groundcrew.workflows.classification import training_export
 from groundcrew.workflows.keypoints import batches as keypoint_batches
 from groundcrew.workflows.keypoints import poses
 from groundcrew.workflows.keypoints.rigs import load_rig
@@ -271,9 +271,7 @@ def _export_coco(
 
     options = project.export
     assert options is not None
-    splits = training_export.assign_splits(
-        ((image.file_name, category) for image in images), options.test_ratio, options.seed
-    )
+    splits = assign_splits(((image.file_name, category) for image in images), options.test_ratio, options.seed)
     folder = S3Location(batch.bucket, f"exports/{batch.project}/{batch.batch_id}")
     files = {}
     counts = {"train": 0, "test": 0}

@@ -9,7 +9,7 @@ import orjson
 from groundcrew.core.errors import AnswerError, DataObjectError
 from groundcrew.core.vocabulary import Workflow
 from groundcrew.workflows.keypoints import task
-from groundcrew.workflows.keypoints.poses import rig_from_dict
+from groundcrew.workflows.keypoints.poses import rig_from_dict, rig_to_dict
 from groundcrew.workflows.plugin import ImageWorkflow, WorkerTask
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ class KeypointsPlugin(ImageWorkflow):
                 "workers would see no skeleton tool; host crowd-2d-skeleton.js and name its HTTPS URL"
             )
         rig = rigs.load_rig(s3, bucket, options.rig)
-        return WorkerTask(task.ui_template(rig, url), label_categories_document(rig.names), rig)
+        return WorkerTask(task.ui_template(rig, url), label_categories_document(rig.names), rig_to_dict(rig))
 
     def decide_round(self, steps: BatchSteps, *, round_failed: bool) -> dict[str, Any]:
         from groundcrew.consensus import ledger_steps

@@ -10,13 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 from groundcrew.core import manifests
 from groundcrew.core.errors import ImportNotPossible
+from groundcrew.core.imports import Refusal, creation_date, import_job_name, refusal_data
 from groundcrew.core.records import ImportRef
 from groundcrew.core.s3_locations import S3Location, put_object
 from groundcrew.projects import IMPORTS_PREFIX, Project
-from groundcrew.workflows.adjustment.imports import augmented_manifests as importing
-from groundcrew.workflows.adjustment.imports import boxes as box_import
-from groundcrew.workflows.adjustment.imports.segmentation import Refusal
-from groundcrew.workflows.adjustment.manifests import refusal_data
 from groundcrew.workflows.point_cloud import tasks
 
 if TYPE_CHECKING:
@@ -77,6 +74,6 @@ def plan_audit(s3: S3Client, ref: ImportRef, project: Project) -> dict[str, Any]
         "items_key": folder.child("items.jsonl").key,
         "items": 0,
         "refused": refused,
-        "job_name": importing.import_job_name(AUDIT_FORMAT),
-        "created": box_import.creation_date(datetime.now(UTC)),
+        "job_name": import_job_name(AUDIT_FORMAT.replace("-", ""), datetime.now(UTC)),
+        "created": creation_date(datetime.now(UTC)),
     }

@@ -13,12 +13,12 @@ from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Any
 
+from groundcrew.core import imports as core_imports
+from groundcrew.core.imports import ImportSummary, Refusal
 from groundcrew.workflows.adjustment import manifests as adjustment_manifests
 from groundcrew.workflows.adjustment import masks
 from groundcrew.workflows.adjustment.imports import boxes as box_import
 from groundcrew.workflows.adjustment.imports import segmentation as segmentation_import
-from groundcrew.workflows.adjustment.imports.segmentation import Refusal
-from groundcrew.workflows.adjustment.manifests import ImportSummary
 
 SEGMENTATION_FORMATS = ("coco", "labelme", "cvat", "label-studio")
 BOX_FORMATS = ("voc", "yolo")
@@ -195,4 +195,4 @@ def _yolo_image(label_file: str, read_image: ReadImage) -> tuple[str, tuple[int,
 
 def import_job_name(source_format: str, now: datetime | None = None) -> str:
     """e.g. imported-labelstudio-20261121 (job names allow no other punctuation than single hyphens)."""
-    return box_import.import_job_name(source_format.replace("-", ""), now or datetime.now(UTC))
+    return core_imports.import_job_name(source_format.replace("-", ""), now or datetime.now(UTC))

@@ -23,10 +23,9 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from typing import Any
 
-from groundcrew.workflows.adjustment.imports.segmentation import Refusal  # one shape of refusal for every importer
+from groundcrew.core.imports import Refusal
 from groundcrew.workflows.adjustment.manifests import OBJECT_DETECTION_TYPE, human_annotated_flag
 
 # Contracts 1.1, label-category quotas: a bounding-box job takes at most 50 label categories.
@@ -36,7 +35,6 @@ DEFAULT_DEPTH = 3  # VOC files without <depth> are RGB images in practice
 
 # Entity declarations are how XML bombs and external-entity reads get in; annotation files never need them.
 _DECLARATION = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
-_JOB_SOURCE = re.compile(r"^[a-z0-9]+$")
 _VOC_CORNERS = ("xmin", "ymin", "xmax", "ymax")
 
 
@@ -238,20 +236,6 @@ def to_ground_truth(image: BoxImage, classes: Mapping[str, int]) -> dict[str, An
             for box in image.boxes
         ],
     }
-
-
-def creation_date(moment: datetime) -> str:
-    """Ground Truth's creation-date format: UTC, no offset, microseconds."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment.isoformat(timespec="microseconds")
-
-
-def import_job_name(source_format: str, moment: datetime) -> str:
-    """A job-name that says the labels were imported, from which format and when, e.g. imported-voc-20261121."""
-    if not _JOB_SOURCE.match(source_format):
-        raise ValueError(f"format {source_format!r}: use lowercase letters and digits, e.g. 'voc' or 'yolo'")
-    return f"imported-{source_format}-{moment:%Y%m%d}"
 
 
 def box_metadata(

@@ -20,6 +20,7 @@ import orjson
 from groundcrew.core import manifests
 from groundcrew.core.errors import ImportNotPossible
 from groundcrew.core.image_headers import HEADER_BYTES
+from groundcrew.core.imports import Refusal, creation_date, refusal_data
 from groundcrew.core.records import ImportRef
 from groundcrew.core.s3_locations import S3Location, put_object
 from groundcrew.core.vocabulary import Workflow
@@ -27,8 +28,7 @@ from groundcrew.projects import IMPORTS_PREFIX, Project
 from groundcrew.workflows.adjustment.imports import augmented_manifests as importing
 from groundcrew.workflows.adjustment.imports import boxes as box_import
 from groundcrew.workflows.adjustment.imports import segmentation as segmentation_import
-from groundcrew.workflows.adjustment.imports.segmentation import RLE, ImageAnnotations, Refusal, Shape
-from groundcrew.workflows.adjustment.manifests import refusal_data
+from groundcrew.workflows.adjustment.imports.segmentation import RLE, ImageAnnotations, Shape
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -109,7 +109,7 @@ def plan_annotations(s3: S3Client, ref: ImportRef, project: Project) -> dict[str
         "items": count,
         "refused": len(refusals),
         "job_name": importing.import_job_name(source_format),
-        "created": box_import.creation_date(datetime.now(UTC)),
+        "created": creation_date(datetime.now(UTC)),
     }
 
 

@@ -24,6 +24,8 @@ from typing import Any
 
 import orjson
 
+from groundcrew.core.imports import Refusal
+
 Point = tuple[float, float]
 Polygon = list[Point]
 JsonDocument = str | bytes | Mapping[str, Any] | Sequence[Any]
@@ -54,14 +56,6 @@ class ImageAnnotations:
     file_name: str
     declared_size: tuple[int, int] | None  # (width, height) as the annotation file states it
     shapes: list[Shape] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    image: str | None
-    item: str
-    rule: str
-    message: str
 
 
 Parsed = tuple[list[ImageAnnotations], list[str], list[Refusal]]
