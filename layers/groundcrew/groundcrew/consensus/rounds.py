@@ -20,11 +20,12 @@ import math
 import random
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 
 from groundcrew.core import manifests
+from groundcrew.core.answers import RejectedAnswer, WorkerAnswer
 from groundcrew.core.manifests import ManifestLine
 from groundcrew.core.s3_locations import S3Location, put_object
 
@@ -100,8 +101,8 @@ class RoundPlan:
 class LedgerEntry:
     key: str
     gold: bool = False
-    answers: list[dict[str, Any]] = field(default_factory=list)  # valid answers, every round, in order
-    rejected: list[dict[str, Any]] = field(default_factory=list)  # answers paid for but not usable, with reasons
+    answers: list[WorkerAnswer] = field(default_factory=list)  # valid answers, every round, in order
+    rejected: list[RejectedAnswer] = field(default_factory=list)  # answers paid for but not usable, with reasons
     bought: int = 0  # answers paid for (valid + rejected)
     rounds: list[int] = field(default_factory=list)  # rounds the item was part of
     notes: list[str] = field(default_factory=list)  # what went wrong in a round (no result, failed job)
@@ -153,8 +154,8 @@ class RoundAnswers:
 
     key: str
     gold: bool
-    answers: list[dict[str, Any]]
-    rejected: list[dict[str, Any]]
+    answers: list[WorkerAnswer]
+    rejected: list[RejectedAnswer]
     note: str | None = None
 
 
@@ -173,9 +174,10 @@ def round_answers(lines: Iterable[ManifestLine], label_attribute: str, number: i
                 key, gold, [], [], f"round {number}: no result ({reason or 'Ground Truth returned none'})"
             )
             continue
+        # The output line's answers as the consolidation wrote them (core.answers' shapes).
         new = [a for a in value.get("answers") or [] if isinstance(a, dict) and a.get("round", number) == number]
         rejected = [r for r in value.get("rejected_answers") or [] if isinstance(r, dict)]
-        yield RoundAnswers(key, gold, new, rejected)
+        yield RoundAnswers(key, gold, cast(list[WorkerAnswer], new), cast(list[RejectedAnswer], rejected))
 
 
 def merge_round(
@@ -263,7 +265,7 @@ def write_carried_answers(
     put_object(s3, location, body)
 
 
-def read_carried_answers(s3: S3Client, uri: str) -> dict[str, list[dict[str, Any]]]:
+def read_carried_answers(s3: S3Client, uri: str) -> dict[str, list[WorkerAnswer]]:
     location = S3Location.parse(uri)
     raw: Any = orjson.loads(s3.get_object(Bucket=location.bucket, Key=location.key)["Body"].read())
     if not isinstance(raw, dict):

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from groundcrew.consensus.rounds import RoundPlan
     from groundcrew.consensus.worker_quality import WorkerQualityStore
+    from groundcrew.core.answers import WorkerAnswer
     from groundcrew.core.events import ConsolidationFailure, EventPublisher
     from groundcrew.core.preflight import Finding, PreflightReport
     from groundcrew.core.records import BatchRef, ExecutionState, ImportRef
@@ -68,7 +69,7 @@ class WorkflowPlugin(Protocol):
 
     def read_answer(
         self, worker_id: str, content: str | dict[str, Any], context: JobContext
-    ) -> tuple[dict[str, Any], Any]:
+    ) -> tuple[WorkerAnswer, Any]:
         """One submission as (the answer kept in the ledger, the parsed form `label_items` needs); AnswerError
         says why a submission cannot be counted."""
         ...
@@ -208,7 +209,7 @@ class BuiltInTaskPath:
 
     def read_answer(
         self, worker_id: str, content: str | dict[str, Any], context: JobContext
-    ) -> tuple[dict[str, Any], Any]:
+    ) -> tuple[WorkerAnswer, Any]:
         raise BuiltInTasks(f"{context.workflow} answers are consolidated by Ground Truth's built-in Lambdas")
 
     def label_items(

@@ -11,6 +11,7 @@ from groundcrew.workflows.plugin import ImageWorkflow, WorkerTask
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+    from groundcrew.core.answers import WorkerAnswer
     from groundcrew.core.events import ConsolidationFailure
     from groundcrew.projects import Project
     from groundcrew.workflows.plugin import BatchSteps
@@ -25,7 +26,7 @@ class ClassificationPlugin(ImageWorkflow):
 
     def read_answer(
         self, worker_id: str, content: str | dict[str, Any], context: JobContext
-    ) -> tuple[dict[str, Any], Any]:
+    ) -> tuple[WorkerAnswer, Any]:
         label = task.parse_answer(worker_id, content, context.labels).label
         return {"worker_id": worker_id, "label": label}, label
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from groundcrew.consensus.rounds import LedgerEntry, metadata_header
 from groundcrew.consensus.worker_quality import WorkerTally
+from groundcrew.core.answers import WorkerAnswer
 from groundcrew.core.errors import AnswerError
 from groundcrew.core.image_headers import SizeReading
 from groundcrew.workflows.keypoints import consensus as keypoint_consensus
@@ -71,7 +72,7 @@ class PoseVerdict:
         return reasons
 
 
-def latest_answers(entry: LedgerEntry) -> list[dict[str, Any]]:
+def latest_answers(entry: LedgerEntry) -> list[WorkerAnswer]:
     """The answers of the item's latest round with answers: adjustments supersede the pose they started from."""
     if not entry.answers:
         return []

@@ -241,10 +241,10 @@ def _seconds_per_image(ledger: dict[str, rounds.LedgerEntry]) -> SecondsPerImage
     from groundcrew.workflows.keypoints import stats as keypoint_stats
 
     samples = [
-        (str(a["worker_id"]), float(a["seconds"]))
+        (str(a["worker_id"]), float(seconds))
         for entry in ledger.values()
         for a in entry.answers
-        if isinstance(a.get("seconds"), int | float)
+        if isinstance(seconds := a.get("seconds"), int | float)
     ]
     timing = keypoint_stats.seconds_statistics(samples)
     return SecondsPerImage(

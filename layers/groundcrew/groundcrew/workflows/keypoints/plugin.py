@@ -15,6 +15,7 @@ from groundcrew.workflows.plugin import ImageWorkflow, WorkerTask
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+    from groundcrew.core.answers import WorkerAnswer
     from groundcrew.core.events import ConsolidationFailure
     from groundcrew.projects import Project
     from groundcrew.workflows.plugin import BatchSteps
@@ -31,7 +32,7 @@ class KeypointsPlugin(ImageWorkflow):
 
     def read_answer(
         self, worker_id: str, content: str | dict[str, Any], context: JobContext
-    ) -> tuple[dict[str, Any], Any]:
+    ) -> tuple[WorkerAnswer, Any]:
         if context.rig is None:
             raise AnswerError(f"answer of worker {worker_id}: the job's task config has no rig to read it with")
         skeleton = task.parse_submission(worker_id, content, context.rig)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from groundcrew.consensus.decisions import ConsensusPolicy, WorkerPrior
 from groundcrew.consensus.rounds import read_carried_answers
+from groundcrew.core.answers import RejectedAnswer, WorkerAnswer
 from groundcrew.core.errors import AnswerError
 from groundcrew.core.events import MAX_LISTED, AnnotationsConsolidated, ConsolidationFailure
 from groundcrew.core.s3_locations import S3Location, put_object
@@ -106,7 +107,7 @@ class JobContext:
     labels: tuple[str, ...]
     policy: ConsensusPolicy
     round: int = 1
-    carried: Mapping[str, Sequence[Mapping[str, Any]]] = field(default_factory=dict)  # item -> earlier answers
+    carried: Mapping[str, Sequence[WorkerAnswer]] = field(default_factory=dict)  # item -> earlier answers
     priors: Mapping[str, WorkerPrior] = field(default_factory=dict)
     workflow: Workflow = DEFAULT_WORKFLOW
     rig: Rig | None = None  # keypoints
@@ -125,8 +126,8 @@ class PayloadItem:
 
     entry: DataObjectAnnotations
     key: str
-    answers: list[dict[str, Any]]
-    rejected: list[dict[str, Any]]
+    answers: list[WorkerAnswer]
+    rejected: list[RejectedAnswer]
     parsed: list[Any] = field(default_factory=list)
 
 
@@ -175,7 +176,7 @@ def _parse_payload(
             )
             continue
         key = _item_key(entry.dataObject) or f"dataset-object-{entry.datasetObjectId}"
-        earlier = [dict(a) for a in context.carried.get(key, ())]
+        earlier = [WorkerAnswer(**a) for a in context.carried.get(key, ())]
         answered_before = {str(a.get("worker_id")): int(a.get("round", 0)) for a in earlier}
         item = PayloadItem(entry, key, earlier, [])
         seen_workers: set[str] = set()
