@@ -12,6 +12,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from groundcrew.core.records import job_name
 from groundcrew.core.s3_locations import S3Location
 from groundcrew.intake.batches import new_batch_id
 from groundcrew.projects import Project
@@ -21,7 +22,6 @@ from groundcrew.workforces.ground_truth.jobs import (
     JobResources,
     LabelingJobRejected,
     create_request,
-    job_name,
     label_categories_document,
     launch,
     output_manifest_location,

@@ -18,6 +18,7 @@ import orjson
 from groundcrew.consensus import batch_results, rounds, worker_quality
 from groundcrew.consensus.decisions import BatchDecision, Outcome
 from groundcrew.core import manifests
+from groundcrew.core.errors import NothingLabeled
 from groundcrew.core.events import (
     MAX_LISTED,
     ConsensusReport,
@@ -29,11 +30,9 @@ from groundcrew.core.events import (
     UnresolvedItem,
     WorkerQuality,
 )
-from groundcrew.core.records import CaughtError, ExecutionState, PreparedJob
+from groundcrew.core.records import CaughtError, ExecutionState, PreparedJob, job_name
 from groundcrew.core.s3_locations import S3Location, put_object
 from groundcrew.projects import Project
-from groundcrew.workforces.ground_truth import job_output
-from groundcrew.workforces.ground_truth import jobs as labeling_jobs
 from groundcrew.workforces.registry import for_workforce
 
 if TYPE_CHECKING:
@@ -146,7 +145,7 @@ def _merge_round(
     execution = steps.execution
     if round_failed:
         failure_reason = (execution.error or CaughtError()).reason
-        name = labeling_jobs.job_name(steps.batch.batch_id, number)
+        name = job_name(steps.batch.batch_id, number)
         rounds.mark_round_failed(ledger, number, round_items, f"{name}: {failure_reason}")
         return _failed_round_status(execution), failure_reason
     if execution.collected is None:
@@ -174,7 +173,7 @@ def _round_summary(
     seconds = statistics.get("mean_seconds_per_item")
     return RoundSummary(
         round=number,
-        labeling_job_name=labeling_jobs.job_name(steps.batch.batch_id, number),
+        labeling_job_name=job_name(steps.batch.batch_id, number),
         status=status,
         items=len(round_items),
         gold_items=gold_items,
@@ -230,7 +229,7 @@ def finalize_batch(steps: BatchSteps, workflow: LedgerWorkflow) -> dict[str, Any
 
     statistics = _batch_statistics(merged.values, round_summaries, ledger)
     if statistics.labeled == 0:
-        raise job_output.NothingLabeled(
+        raise NothingLabeled(
             f"batch {batch.batch_id} ended with nothing labeled: {statistics.items} items, "
             f"{statistics.unresolved} unresolved, {statistics.failed} without a valid answer; see {output.uri}"
         )

@@ -15,6 +15,10 @@ class AnswerError(ValueError):
     """A worker answer that cannot be counted; the message says why."""
 
 
+class NothingLabeled(RuntimeError):
+    """The job (or the whole batch) completed but not one item got a label."""
+
+
 class ImportNotPossible(ValueError):
     """An import cannot start (wrong project, no annotation files); the message says what to change."""
 

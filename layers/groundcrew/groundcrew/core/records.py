@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +12,8 @@ from pydantic import BaseModel, ConfigDict
 from groundcrew.core.errors import cause_message
 from groundcrew.core.s3_locations import S3Location
 
+# Ground Truth's rule for job names; a round's name is also its Mechanical Turk annotation and its files' folder.
+JOB_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 IMPORTED_PREFIX = "imported/"  # everything of one import: imported/<project>/<import id>/ (outside imports/)
 
 
@@ -134,3 +137,11 @@ class ExecutionState(BaseModel):
         if self.job is None:
             raise ValueError(f"the state of batch {self.batch.batch_id} holds no prepared job")
         return PreparedJob.model_validate(self.job)
+
+
+def job_name(batch_id: str, round_number: int = 1) -> str:
+    """Unique per batch and round; Ground Truth compares names case-insensitively, batch ids are lower case."""
+    name = f"gc-{batch_id}-r{round_number}"
+    if not JOB_NAME_PATTERN.match(name):
+        raise ValueError(f"job name {name!r} breaks Ground Truth's naming rule {JOB_NAME_PATTERN.pattern}")
+    return name

@@ -11,7 +11,7 @@ from groundcrew.consensus import rounds, worker_quality
 from groundcrew.consensus.worker_quality import WorkerQualityStore
 from groundcrew.core import manifests
 from groundcrew.core.events import MAX_LISTED
-from groundcrew.core.records import BatchRef, PreparedJob
+from groundcrew.core.records import BatchRef, PreparedJob, job_name
 from groundcrew.core.s3_locations import S3Location, object_size_reader, put_object
 from groundcrew.core.vocabulary import ConsensusMethod
 from groundcrew.projects import Project, load_project
@@ -46,7 +46,7 @@ def prepare_job(
     if plan is None:
         plan = plugin.first_round(s3, batch, project)
     plan = plan or rounds.RoundPlan(1, batch.manifest_uri, batch.item_count, policy.initial_answers)
-    name = labeling_jobs.job_name(batch.batch_id, plan.number)
+    name = job_name(batch.batch_id, plan.number)
     config_folder = job_folder(batch.bucket, name).child("config")
     categories = config_folder.child("label-categories.json")
     worker_task = plugin.worker_task(s3, batch.bucket, project, resources)

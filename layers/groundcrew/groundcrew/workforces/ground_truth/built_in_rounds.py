@@ -14,11 +14,10 @@ from groundcrew.consensus import rounds
 from groundcrew.core import manifests
 from groundcrew.core.events import ConsensusReport, Cost, JobStatistics, LabelingRoundCompleted, RoundSummary
 from groundcrew.core.manifests import ManifestLine
-from groundcrew.core.records import BatchRef, CaughtError, ExecutionState
+from groundcrew.core.records import BatchRef, CaughtError, ExecutionState, job_name
 from groundcrew.core.s3_locations import S3Location
 from groundcrew.projects import Project
 from groundcrew.workforces.ground_truth import job_output
-from groundcrew.workforces.ground_truth import jobs as labeling_jobs
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -71,7 +70,7 @@ def decide_round(
     previous = execution.consensus
     planned = previous.next_round if previous is not None else None
     outcome = round_outcome(steps.s3, steps.project, execution, planned, round_failed=round_failed)
-    name = labeling_jobs.job_name(batch.batch_id, outcome.number)
+    name = job_name(batch.batch_id, outcome.number)
     summary = _round_summary(steps.project, name, outcome)
     plan = next_round(outcome, name) if next_round is not None and not round_failed else None
     steps.publisher.publish(

@@ -20,10 +20,6 @@ if TYPE_CHECKING:
 READ_WORKERS = 16
 
 
-class NothingLabeled(RuntimeError):
-    """The job completed but not one item got a label."""
-
-
 @dataclass
 class _Totals:
     items: int = 0

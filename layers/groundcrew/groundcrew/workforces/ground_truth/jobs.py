@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -21,7 +20,6 @@ from groundcrew.workforces.registry import for_workforce
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
 
-JOB_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 TERMINAL_STATUSES = frozenset({"Completed", "Failed", "Stopped"})
 MAX_CONCURRENT_TASKS = 1000
 
@@ -40,14 +38,6 @@ class LabelingJobRejected(ValueError):
 
 class LabelingJobDeadlineExceeded(RuntimeError):
     """The job ran past the project's deadline and was stopped."""
-
-
-def job_name(batch_id: str, round_number: int = 1) -> str:
-    """Unique per batch and round; Ground Truth compares names case-insensitively, batch ids are lower case."""
-    name = f"gc-{batch_id}-r{round_number}"
-    if not JOB_NAME_PATTERN.match(name):
-        raise ValueError(f"job name {name!r} breaks Ground Truth's naming rule {JOB_NAME_PATTERN.pattern}")
-    return name
 
 
 @dataclass(frozen=True, slots=True)
