@@ -178,7 +178,7 @@ WORKFLOW_PACKAGES = {  # which plug-in package owns which Workflow members
     "POINT_CLOUD_TRACKING": "point_cloud",
     "POINT_CLOUD_SEGMENTATION": "point_cloud",
 }
-WORKFLOW_PROPERTIES = {"adjusts_imports", "is_point_cloud", "labels_sequences"}
+WORKFLOW_PROPERTIES = {"adjusts_imports", "is_point_cloud"}
 OPTION_SECTIONS = {"keypoints": "keypoints", "adjustment": "adjustment", "pointcloud": "point_cloud"}
 WORKFORCE_KINDS = {"groundtruth": "ground_truth", "mturk": "mturk", "labelstudio": "labelstudio"}
 MAY_BRANCH = {"groundcrew/projects.py", "groundcrew/core/vocabulary.py"}

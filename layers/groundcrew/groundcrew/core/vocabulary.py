@@ -22,11 +22,6 @@ class Workflow(StrEnum):
     def is_point_cloud(self) -> bool:
         return self.value.startswith("pointcloud-")
 
-    @property
-    def labels_sequences(self) -> bool:
-        """Whether one manifest line is a sequence file of frames rather than one frame."""
-        return self is Workflow.POINT_CLOUD_TRACKING
-
 
 class AuditMode(StrEnum):
     """A 3D point cloud job that reviews an earlier job's labels (contracts 3.2 and 4.1)."""
