@@ -26,5 +26,5 @@ def decide_round(
     """After a round, or after its failure (its items keep their earlier answers and no further round runs)."""
     batch = execution.batch
     project = load_project(s3, batch.bucket, batch.project)
-    steps = BatchSteps(s3, workers, publisher, batch, project, execution)
+    steps = BatchSteps(s3, workers, publisher, project, execution)
     return for_workflow(project.workflow).decide_round(steps, round_failed=round_failed)

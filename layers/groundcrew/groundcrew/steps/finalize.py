@@ -25,5 +25,5 @@ def finalize_batch(
 ) -> dict[str, Any]:
     batch = execution.batch
     project = load_project(s3, batch.bucket, batch.project)
-    steps = BatchSteps(s3, workers, publisher, batch, project, execution, now)
+    steps = BatchSteps(s3, workers, publisher, project, execution, now)
     return for_workflow(project.workflow).finalize_batch(steps)

@@ -45,10 +45,13 @@ class BatchSteps:
     s3: S3Client
     workers: WorkerQualityStore
     publisher: EventPublisher
-    batch: BatchRef
     project: Project
     execution: ExecutionState
     now: datetime | None = None  # Finalize's clock (tests fix it): the creation-date of output lines
+
+    @property
+    def batch(self) -> BatchRef:
+        return self.execution.batch
 
 
 @dataclass(frozen=True, slots=True)
