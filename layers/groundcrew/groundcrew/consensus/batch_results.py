@@ -1,6 +1,6 @@
 """A batch's labels from its answer ledger: the consensus decision, output lines, worker tallies and cost.
 
-Pure functions over `rounds.LedgerEntry`; the Decide and Finalize steps of `pipeline` do the I/O.
+Pure functions over `rounds.LedgerEntry`; the Decide and Finalize steps (`ledger_steps`) do the I/O.
 """
 
 from __future__ import annotations
