@@ -307,3 +307,18 @@ def test_long_functions_are_found(tmp_path: Path) -> None:
     source = tmp_path / "long.py"
     source.write_text("def short():\n    pass\n\n\ndef long():\n" + "    x = 1\n" * 61, encoding="utf-8")
     assert long_functions([source], root=tmp_path) == ["long.py:5: long is 62 lines"]
+
+
+def test_every_package_is_listed_for_installation() -> None:
+    """setuptools installs only the packages pyproject.toml lists: a new subpackage must be added there."""
+    import tomllib
+
+    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"])
+    roots = {"groundcrew": LAYER / "groundcrew", "groundcrew_local": REPO / "local" / "groundcrew_local"}
+    found = {
+        ".".join((name, *init.parent.relative_to(root).parts))
+        for name, root in roots.items()
+        for init in root.rglob("__init__.py")
+        if "sample_data" not in init.parts
+    }
+    assert found - listed == set()
