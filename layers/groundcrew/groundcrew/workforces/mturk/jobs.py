@@ -49,18 +49,16 @@ from groundcrew.core import manifests
 from groundcrew.core.errors import DataObjectError
 from groundcrew.core.events import (
     MAX_LISTED,
-    AnnotationsConsolidated,
-    ConsolidationFailure,
     EventPublisher,
     LabelCounters,
     LabelingJobProgress,
     LabelingJobStarted,
 )
 from groundcrew.core.records import BatchRef, PreparedJob
-from groundcrew.core.s3_locations import S3Location, put_object
+from groundcrew.core.s3_locations import S3Location
 from groundcrew.projects import Project, load_project
 from groundcrew.workflows.registry import for_workflow
-from groundcrew.workforces.ground_truth import consolidation
+from groundcrew.workforces.ground_truth.round_output import RoundItem, write_round_output
 from groundcrew.workforces.ground_truth.task_config import TaskConfig, TaskConfigReader, job_folder
 from groundcrew.workforces.mturk import hits as mturk_hits
 
@@ -520,117 +518,11 @@ def _finish(
     items: list[ItemHit],
     moment: datetime,
 ) -> tuple[S3Location, int]:
-    """Ground Truth's custom-job output for the round (worker responses, consolidation, the output manifest) and
-    how many items it labeled. Items without a label keep their line unchanged, as Ground Truth's failed ones."""
-    folder = job_folder(batch.bucket, job.name)
-    answered = [item for item in items if item.answers]
-    _write_worker_responses(s3, folder, answered)
-    # Items that could not be posted or whose HIT ended short are reported, those with some answers included.
-    failures = [
-        ConsolidationFailure(dataset_object_id=item.id, data_object=rounds.item_key(item.line), reason=reason)
-        for item in items
-        if (reason := item.failure or item.short) is not None
+    """Ground Truth's custom-job output for the round and how many items it labeled."""
+    round_items = [
+        RoundItem(item.id, item.line, item.answers, len(item.rejected), item.failure or item.short) for item in items
     ]
-    labels: dict[str, Any] = {}
-    if answered:
-        labels = _consolidate(s3, publisher, batch, job, answered, failures)
-    elif failures:
-        publisher.publish(
-            AnnotationsConsolidated(
-                labeling_job_name=job.name,
-                objects=len(items),
-                labeled=0,
-                unresolved=0,
-                rejected_answers=sum(len(item.rejected) for item in items),
-                failures=failures[:MAX_LISTED],
-            )
-        )
-    location = folder.child("manifests", "output", "output.manifest")
-    manifests.write_manifest(s3, location, _output_lines(job, items, labels, moment))
-    return location, len(labels)
-
-
-def _write_worker_responses(s3: S3Client, folder: S3Location, answered: list[ItemHit]) -> None:
-    for item in answered:
-        document = {"answers": [_worker_response(answer) for answer in item.answers]}
-        stamp = max(answer["submitted"] for answer in item.answers)[:19].replace("T", "_")
-        put_object(
-            s3,
-            folder.child("annotations", "worker-response", "iteration-1", item.id, f"{stamp}.json"),
-            orjson.dumps(document),
-        )
-
-
-def _consolidate(
-    s3: S3Client,
-    publisher: EventPublisher,
-    batch: BatchRef,
-    job: PreparedJob,
-    answered: list[ItemHit],
-    failures: list[ConsolidationFailure],
-) -> dict[str, Any]:
-    """The answered items through the same consolidation as a Ground Truth job's: each item's label value."""
-    folder = job_folder(batch.bucket, job.name).child("annotations", "consolidated-annotation")
-    attribute = job.label_attribute_name
-    payload = [
-        {
-            "datasetObjectId": item.id,
-            "dataObject": {"s3Uri": item.line["source-ref"]}
-            if "source-ref" in item.line
-            else {"content": item.line.get("source")},
-            "annotations": [
-                {"workerId": answer["worker"], "annotationData": {"content": answer["content"]}}
-                for answer in item.answers
-            ],
-        }
-        for item in answered
-    ]
-    request_location = folder.child("consolidation-request", "mturk.json")
-    put_object(s3, request_location, orjson.dumps(payload))
-    request = consolidation.ConsolidationRequest(
-        labelingJobArn=f"mturk/{job.name}",
-        labelAttributeName=attribute,
-        payload=consolidation.PayloadLocation(s3Uri=request_location.uri),
-    )
-    context = consolidation.JobContextReader(s3, batch.bucket).read(job.name)
-    result = consolidation.consolidate(s3, request, payload, context)
-    put_object(s3, folder.child("consolidation-response", "mturk.json"), orjson.dumps(result.response))
-    labels: dict[str, Any] = {}
-    for entry in result.response:
-        content = entry.get("consolidatedAnnotation", {}).get("content") or {}
-        if attribute in content:
-            labels[str(entry["datasetObjectId"])] = content[attribute]
-    summary = result.summary.model_copy(update={"failures": [*result.summary.failures, *failures][:MAX_LISTED]})
-    publisher.publish(summary)
-    return labels
-
-
-def _output_lines(
-    job: PreparedJob, items: list[ItemHit], labels: dict[str, Any], moment: datetime
-) -> Iterator[dict[str, Any]]:
-    attribute = job.label_attribute_name
-    creation_date = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
-    metadata = {"type": "groundtruth/custom", "job-name": job.name.lower(), "human-annotated": "yes"}
-    for item in items:
-        if item.id in labels:
-            yield {
-                **item.line,
-                attribute: labels[item.id],
-                f"{attribute}-metadata": {**metadata, "creation-date": creation_date},
-            }
-        else:
-            yield item.line
-
-
-def _worker_response(answer: dict[str, Any]) -> dict[str, Any]:
-    """One `answers` entry of a worker-response file (contracts 7.2), as a public (Mechanical Turk) worker's."""
-    return {
-        "acceptanceTime": answer["accepted"],
-        "answerContent": orjson.loads(answer["content"]),
-        "submissionTime": answer["submitted"],
-        "timeSpentInSeconds": answer["seconds"],
-        "workerId": answer["worker"],
-    }
+    return write_round_output(s3, publisher, batch, job, round_items, moment, source="mturk")
 
 
 # ---------------------------------------------------------------------------------------------------- clean up
