@@ -179,8 +179,18 @@ def test_a_failed_clean_up_still_finalizes_the_labels() -> None:
         (state_with("mturk"), "CleanUpHitsAfterFailure"),
         (state_with("mturk", cleanup={"expired": 15, "deleted": 15, "kept": []}), "NotifyFailure"),  # done already
         (state_with("mturk", cleanup_error={"Error": "Lambda.Unknown"}), "CleanUpHitsAfterFailure"),  # try again
+        (state_with("labelstudio"), "CloseLabelStudioAfterFailure"),
+        (state_with("labelstudio", cleanup={"closed": 1}), "NotifyFailure"),
     ],
-    ids=["before-prepare", "groundtruth", "mturk", "mturk-cleaned-up", "mturk-clean-up-failed"],
+    ids=[
+        "before-prepare",
+        "groundtruth",
+        "mturk",
+        "mturk-cleaned-up",
+        "mturk-clean-up-failed",
+        "labelstudio",
+        "labelstudio-closed",
+    ],
 )
 def test_failed_batches_retire_their_hits_once(document: dict[str, Any], expected: str) -> None:
     assert choose("FailedHitsToCleanUp", document) == expected
@@ -192,7 +202,7 @@ def test_every_failure_passes_the_hit_clean_up_before_notifying() -> None:
         for name, state in STATES.items()
         if "NotifyFailure" in {state.get("Next"), state.get("Default"), *(c["Next"] for c in state.get("Catch", []))}
     )
-    assert into_notify == ["CleanUpHitsAfterFailure", "FailedHitsToCleanUp"]
+    assert into_notify == ["CleanUpHitsAfterFailure", "CloseLabelStudioAfterFailure", "FailedHitsToCleanUp"]
     after = STATES["CleanUpHitsAfterFailure"]
     assert (after["Resource"], after["ResultPath"], after["Next"]) == (
         "${CleanUpHitsFunctionArn}",

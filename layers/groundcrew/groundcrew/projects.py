@@ -83,12 +83,40 @@ class MTurkSettings(_Strict):
     )
 
 
+class LabelStudioSettings(_Strict):
+    """Tasks in a self-hosted Label Studio server (workforce kind `labelstudio`); the stack names the server.
+
+    Each round of a batch is one Label Studio project (Label Studio's open-source edition sets the answers per
+    task for a whole project: `maximum_annotations`), titled `<title> <batch> r<round>`.
+    """
+
+    title: Annotated[str, Field(min_length=3, max_length=30)] | None = Field(
+        default=None, description="The start of each round's project title; the project name when omitted"
+    )
+    annotators: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$", max_length=254)]] = Field(
+        default_factory=list,
+        description="E-mail addresses of the Label Studio users whose annotations count (empty: every user of "
+        "the organisation); annotations by anyone else are rejected with the reason",
+    )
+    show_skip_button: bool = Field(default=True, description="Whether annotators may skip a task")
+    sampling: Literal["Uniform sampling", "Sequential sampling"] = Field(
+        default="Uniform sampling", description="The order Label Studio hands tasks to annotators in"
+    )
+    color: Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}$")] = Field(
+        default="#2E7D32", description="The projects' colour in Label Studio's project list"
+    )
+
+
 class Workforce(_Strict):
-    kind: Literal["groundtruth", "mturk"] = Field(
+    kind: Literal["groundtruth", "mturk", "labelstudio"] = Field(
         default="groundtruth",
-        description="groundtruth: Ground Truth labeling jobs; mturk: our own HITs on Amazon Mechanical Turk",
+        description="groundtruth: Ground Truth labeling jobs; mturk: our own HITs on Amazon Mechanical Turk; "
+        "labelstudio: tasks on your own Label Studio server (the stack's LabelStudioUrl)",
     )
     mturk: MTurkSettings | None = Field(default=None, description="HIT settings when kind is mturk")
+    labelstudio: LabelStudioSettings | None = Field(
+        default=None, description="Label Studio settings when kind is labelstudio"
+    )
     workteam_arn: str | None = Field(
         default=None, description="Private or vendor workteam ARN; the stack's DefaultWorkteamArn when omitted."
     )
@@ -135,6 +163,24 @@ class Workforce(_Strict):
         if self.price_per_task_usd is None or self.price_per_task_usd < Decimal("0.01"):
             raise ValueError("kind: mturk needs price_per_task_usd, the reward per assignment (at least 0.01 USD)")
         return self
+
+    @model_validator(mode="after")
+    def _labelstudio_fits(self) -> Workforce:
+        if self.kind != "labelstudio":
+            if self.labelstudio is not None:
+                raise ValueError("workforce.labelstudio applies to kind: labelstudio")
+            return self
+        if self.workteam_arn is not None:
+            raise ValueError(
+                "kind: labelstudio sends tasks to your Label Studio server (the stack's LabelStudioUrl); leave "
+                "workteam_arn out (it names Ground Truth teams)"
+            )
+        return self
+
+    @property
+    def labelstudio_settings(self) -> LabelStudioSettings:
+        """The Label Studio settings (their defaults when the project leaves workforce.labelstudio out)."""
+        return self.labelstudio or LabelStudioSettings()
 
     @property
     def public(self) -> bool:
@@ -460,6 +506,22 @@ class Project(_Strict):
                 f"time_limits.availability_seconds {self.time_limits.availability_seconds} is longer than a HIT may "
                 f"live here ({MTURK_MAX_LIFETIME_SECONDS} s, Ground Truth's own limit for Mechanical Turk tasks): the "
                 "images on a HIT's page are presigned URLs that must outlive it"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _labelstudio_workflow_fits(self) -> Project:
+        if self.workforce.kind != "labelstudio":
+            return self
+        if self.workflow.is_point_cloud:
+            raise ValueError(
+                f"{self.workflow.value} needs 3D point cloud tools, which Label Studio does not have; use kind: "
+                "groundtruth with a private or vendor workteam"
+            )
+        if self.workflow.adjusts_imports:
+            raise ValueError(
+                f"{self.workflow.value} is not offered on Label Studio yet; Label Studio takes image-classification "
+                "and keypoints projects"
             )
         return self
 

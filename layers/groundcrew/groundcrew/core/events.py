@@ -73,15 +73,20 @@ class LabelingJobStarted(EventDetail):
     project: str
     batch_id: str
     labeling_job_name: str
-    labeling_job_arn: str = Field(description="The Ground Truth job's ARN; for Mechanical Turk, the HIT type id")
+    labeling_job_arn: str = Field(
+        description="The Ground Truth job's ARN; for Mechanical Turk, the HIT type id; for Label Studio, the "
+        "round's project URL"
+    )
     item_count: int
     workers_per_object: int
     round: int = 1
-    workforce: str = Field(default="groundtruth", description="groundtruth or mturk")
+    workforce: str = Field(default="groundtruth", description="groundtruth, mturk or labelstudio")
     estimated_cost_usd: float | None = Field(
         default=None, description="Mechanical Turk: rewards plus fees of this round's assignments, before any work"
     )
-    preview_url: str | None = Field(default=None, description="Mechanical Turk: where to preview the HITs")
+    preview_url: str | None = Field(
+        default=None, description="Mechanical Turk: where to preview the HITs; Label Studio: the round's task list"
+    )
     gold_items: int = 0
     gold_missing: list[str] = Field(
         default_factory=list,

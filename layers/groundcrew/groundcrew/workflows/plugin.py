@@ -38,6 +38,35 @@ class BuiltInTasks(DataObjectError):
     """A task-path hook called for a workflow whose tasks run on Ground Truth's built-in Lambdas."""
 
 
+class NotOnLabelStudio(ValueError):
+    """The workflow has no Label Studio interface (point clouds: Label Studio has no 3D tools)."""
+
+
+class LabelStudioInterface(Protocol):
+    """How a workflow's items are labeled in Label Studio: its labeling config, each task's data and
+    pre-annotations (predictions), and how an annotation's `result` becomes the answer our consolidation reads
+    (the same content the workflow's own worker page submits)."""
+
+    def labeling_config(self, config: TaskConfig) -> str:
+        """The project's labeling config (Label Studio's XML); the task data names the image `$image`."""
+        ...
+
+    def instructions(self, config: TaskConfig) -> str:
+        """The project's instructions (HTML, every value escaped), shown before each task."""
+        ...
+
+    def predictions(
+        self, line: dict[str, Any], config: TaskConfig, image_size: Callable[[], tuple[int, int]]
+    ) -> list[dict[str, Any]]:
+        """The `result` regions that pre-annotate one line (empty: nothing to adjust); `image_size()` reads the
+        image's (width, height) when the line's pixels must become Label Studio's percentages."""
+        ...
+
+    def answer_content(self, results: list[dict[str, Any]], line: dict[str, Any], config: TaskConfig) -> Any:
+        """An annotation's `result` as the submission the workflow's page would have sent (AnswerError if none)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class BatchSteps:
     """What Decide and Finalize work with: the clients, the batch, its project and the execution state."""
@@ -144,6 +173,10 @@ class WorkflowPlugin(Protocol):
         """Ground Truth's worker UI (HumanTaskUiArn) when the workflow uses one instead of our page."""
         ...
 
+    def labelstudio(self) -> LabelStudioInterface:
+        """How Label Studio labels this workflow's items (NotOnLabelStudio when it cannot)."""
+        ...
+
     # -- Decide and Finalize --------------------------------------------------------------------------------------
 
     def decide_round(self, steps: BatchSteps, *, round_failed: bool) -> dict[str, Any]:
@@ -202,6 +235,9 @@ class ImageWorkflow:
 
     def worker_ui_arn(self, project: Project, region: str, partition: str) -> str | None:
         return None
+
+    def labelstudio(self) -> LabelStudioInterface:
+        raise NotOnLabelStudio("this workflow has no Label Studio labeling interface yet")
 
 
 class BuiltInTaskPath:

@@ -12,11 +12,12 @@ if TYPE_CHECKING:
 PLUGIN_MODULES: dict[str, str] = {
     "groundtruth": "groundcrew.workforces.ground_truth.plugin",
     "mturk": "groundcrew.workforces.mturk.plugin",
+    "labelstudio": "groundcrew.workforces.labelstudio.plugin",
 }
 
 
 def for_workforce(kind: str) -> WorkforcePlugin:
-    """The plug-in of a workforce kind (`groundtruth`, `mturk`)."""
+    """The plug-in of a workforce kind (`groundtruth`, `mturk`, `labelstudio`)."""
     try:
         module = PLUGIN_MODULES[kind]
     except KeyError:

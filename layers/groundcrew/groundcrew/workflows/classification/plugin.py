@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from groundcrew.core.answers import WorkerAnswer
     from groundcrew.core.events import ConsolidationFailure
     from groundcrew.projects import Project
-    from groundcrew.workflows.plugin import BatchSteps
+    from groundcrew.workflows.plugin import BatchSteps, LabelStudioInterface
     from groundcrew.workforces.ground_truth.consolidation import JobContext, PayloadItem
     from groundcrew.workforces.ground_truth.jobs import JobResources
     from groundcrew.workforces.ground_truth.task_config import TaskConfig
@@ -41,6 +41,11 @@ class ClassificationPlugin(ImageWorkflow):
         from groundcrew.workforces.ground_truth.jobs import label_categories_document
 
         return WorkerTask(task.ui_template(), label_categories_document(project.labels))
+
+    def labelstudio(self) -> LabelStudioInterface:
+        from groundcrew.workflows.classification.labelstudio import ClassificationInLabelStudio
+
+        return ClassificationInLabelStudio()
 
     def decide_round(self, steps: BatchSteps, *, round_failed: bool) -> dict[str, Any]:
         from groundcrew.consensus import ledger_steps

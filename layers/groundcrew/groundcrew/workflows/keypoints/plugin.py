@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from groundcrew.core.answers import WorkerAnswer
     from groundcrew.core.events import ConsolidationFailure
     from groundcrew.projects import Project
-    from groundcrew.workflows.plugin import BatchSteps
+    from groundcrew.workflows.plugin import BatchSteps, LabelStudioInterface
     from groundcrew.workforces.ground_truth.consolidation import JobContext, PayloadItem
     from groundcrew.workforces.ground_truth.jobs import JobResources
     from groundcrew.workforces.ground_truth.task_config import TaskConfig
@@ -61,6 +61,11 @@ class KeypointsPlugin(ImageWorkflow):
             )
         rig = rigs.load_rig(s3, bucket, options.rig)
         return WorkerTask(task.ui_template(rig, url), label_categories_document(rig.names), rig_to_dict(rig))
+
+    def labelstudio(self) -> LabelStudioInterface:
+        from groundcrew.workflows.keypoints.labelstudio import KeypointsInLabelStudio
+
+        return KeypointsInLabelStudio()
 
     def decide_round(self, steps: BatchSteps, *, round_failed: bool) -> dict[str, Any]:
         from groundcrew.consensus import ledger_steps

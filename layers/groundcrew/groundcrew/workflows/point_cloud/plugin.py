@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from groundcrew.workflows.plugin import BuiltInTaskPath, WorkerTask
+from groundcrew.workflows.plugin import BuiltInTaskPath, NotOnLabelStudio, WorkerTask
 from groundcrew.workflows.point_cloud import tasks
 
 if TYPE_CHECKING:
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from groundcrew.core.s3_locations import S3Location
     from groundcrew.intake.rules import Decision, IncomingObject
     from groundcrew.projects import Project
-    from groundcrew.workflows.plugin import BatchSteps
+    from groundcrew.workflows.plugin import BatchSteps, LabelStudioInterface
     from groundcrew.workforces.ground_truth.jobs import JobResources
 
 
@@ -122,6 +122,12 @@ class PointCloudPlugin(BuiltInTaskPath):
 
     def worker_ui_arn(self, project: Project, region: str, partition: str) -> str | None:
         return tasks.task_for(project.workflow).ui_arn(region, partition)
+
+    def labelstudio(self) -> LabelStudioInterface:
+        raise NotOnLabelStudio(
+            "Label Studio has no 3D point cloud tools; label point clouds with workforce kind groundtruth "
+            "(a private or vendor workteam)"
+        )
 
     def decide_round(self, steps: BatchSteps, *, round_failed: bool) -> dict[str, Any]:
         # Ground Truth's built-in types consolidate themselves: one job, no more rounds.

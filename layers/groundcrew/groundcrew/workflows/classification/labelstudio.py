@@ -1,0 +1,45 @@
+"""Image classification in Label Studio: one `Choices` per image, read back as crowd-image-classifier's answer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from groundcrew.core.errors import AnswerError
+from groundcrew.workflows.classification.task import ELEMENT_NAME
+from groundcrew.workflows.labelstudio_markup import IMAGE_NAME, attribute, paragraphs
+from groundcrew.workforces.ground_truth.task_config import TaskConfig
+
+
+class ClassificationInLabelStudio:
+    def labeling_config(self, config: TaskConfig) -> str:
+        choices = "".join(f"\n    <Choice value={attribute(label)}/>" for label in config.labels)
+        return (
+            "<View>\n"
+            f"  <Header value={attribute(config.header)}/>\n"
+            f'  <Image name="{IMAGE_NAME}" value="$image"/>\n'
+            f'  <Choices name="{ELEMENT_NAME}" toName="{IMAGE_NAME}" choice="single-radio" required="true" '
+            f'showInline="true">{choices}\n  </Choices>\n'
+            "</View>"
+        )
+
+    def instructions(self, config: TaskConfig) -> str:
+        return paragraphs(config.short_instructions, config.full_instructions)
+
+    def predictions(
+        self, line: dict[str, Any], config: TaskConfig, image_size: Callable[[], tuple[int, int]]
+    ) -> list[dict[str, Any]]:
+        return []  # nothing to adjust: every worker chooses on their own
+
+    def answer_content(self, results: list[dict[str, Any]], line: dict[str, Any], config: TaskConfig) -> Any:
+        """`{"category": {"label": ...}}`, what crowd-image-classifier submits; an unknown label is left for the
+        consolidation to reject, with its reason."""
+        chosen = [
+            choice
+            for result in results
+            if result.get("type") == "choices" and result.get("from_name") == ELEMENT_NAME
+            for choice in (result.get("value") or {}).get("choices") or []
+        ]
+        if len(chosen) != 1 or not isinstance(chosen[0], str):
+            raise AnswerError(f"the annotation chose {len(chosen)} categories; the task asks for exactly one")
+        return {ELEMENT_NAME: {"label": chosen[0]}}

@@ -1,0 +1,30 @@
+"""What the workflows' Label Studio interfaces share: escaped XML attributes and HTML, and percent coordinates.
+
+Label Studio places regions in percent of the image (`x`, `y` from 0 to 100) and reports the image's pixel size
+with each region (`original_width`, `original_height`).
+"""
+
+from __future__ import annotations
+
+from html import escape
+from xml.sax.saxutils import quoteattr
+
+IMAGE_NAME = "image"  # the <Image name> every config uses; the task data's `image` is the image URL
+
+
+def attribute(value: str) -> str:
+    """A quoted XML attribute value (quotes, ampersands, angle brackets and newlines escaped)."""
+    return quoteattr(value, {"\n": "&#10;", "\r": "&#13;", "\t": "&#9;"})
+
+
+def paragraphs(*texts: str) -> str:
+    """Instructions as HTML paragraphs, every text escaped (Label Studio shows them as HTML)."""
+    return "".join(f"<p>{escape(text)}</p>" for text in texts if text)
+
+
+def to_percent(value: float, size: int) -> float:
+    return round(100.0 * value / size, 4)
+
+
+def to_pixels(percent: float, size: int) -> float:
+    return percent * size / 100.0

@@ -1,0 +1,471 @@
+"""A prepared labeling job run as tasks on a self-hosted Label Studio server: same rounds, same consolidation.
+
+The Prepare step builds the round exactly as for Ground Truth (task config, the round's manifest). For a project
+with `workforce.kind: labelstudio` the state machine then runs these steps instead of CreateLabelingJob and
+DescribeLabelingJob:
+
+* `launch_round` puts the round's items in the batch's Label Studio project (created by the first round, with the
+  workflow's labeling config and instructions, `WorkflowPlugin.labelstudio()`). Each manifest line is one task,
+  found again in later rounds by the item's key in its data; the image is an s3:// URI that the project's S3
+  source storage presigns with the server's own AWS credentials when an annotator opens the task; pre-annotations
+  are predictions. Answers per item are Label Studio's per-task `overlap`: the open-source edition sets it from
+  the project's `maximum_annotations` at import (a task's own value in the import is ignored) and rewrites every
+  task when that project setting changes, but honours a task's overlap set afterwards (`PATCH /api/tasks/<id>/`)
+  when it hands out tasks. So each round sets its tasks' overlap to the answers they hold plus the answers wanted
+  now, and Label Studio itself keeps an annotator from answering the same item twice across rounds. A retried
+  launch finds the project and tasks it made and only completes what is missing.
+* `track_round` (one poll) lists the project's tasks with their annotations, page by page. An item is done when
+  it has the round's answers from distinct annotators; at the deadline the open ones end short, with the reason.
+  When every item is done it writes Ground Truth's custom-job output (`round_output`) and answers Completed like
+  DescribeLabelingJob would. A task or project deleted by a person ends its items with the reason; the answers
+  already given are kept.
+* `close_rounds` (end of the batch, or after a failure) deletes the tasks nobody annotated (so nobody works on a
+  round that is over) and marks each project closed in its title. Annotated tasks are kept: they were done.
+
+State lives in S3: the round's ledger `labeling-jobs/<job>/labelstudio/tasks.jsonl` (one line per item) and the
+batch's project `batches/<project>/<batch>/labelstudio/project.json`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from groundcrew.consensus import rounds
+from groundcrew.core import manifests
+from groundcrew.core.errors import AnswerError, DataObjectError
+from groundcrew.core.events import EventPublisher, LabelCounters, LabelingJobProgress, LabelingJobStarted
+from groundcrew.core.records import BatchRef, PreparedJob
+from groundcrew.core.s3_locations import S3Location, put_object
+from groundcrew.projects import LabelStudioSettings, load_project
+from groundcrew.workflows.registry import for_workflow
+from groundcrew.workforces.ground_truth.round_output import RoundItem, write_round_output
+from groundcrew.workforces.ground_truth.task_config import TaskConfig, TaskConfigReader, job_folder
+from groundcrew.workforces.labelstudio.client import LabelStudioClient, LabelStudioNotFound
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+    from groundcrew.workflows.plugin import LabelStudioInterface
+
+IMPORT_CHUNK = 1000  # tasks per import request
+TITLE_MAX = 50  # Label Studio's PROJECT_TITLE_MAX_LEN
+ITEM_FIELD = "item"  # task data: the item's key (its source-ref), the same in every round
+MODEL_VERSION = "groundcrew"  # predictions' model_version: the pre-annotation the round starts from
+WORKER_PREFIX = "labelstudio."  # worker ids: labelstudio.<user id>, no e-mail addresses in events or logs
+
+
+@dataclass
+class ItemTask:
+    """One item of a round: its manifest line, its task and what came back (a line of the round's ledger)."""
+
+    id: str  # datasetObjectId: the line's index in the round manifest
+    line: dict[str, Any]
+    wanted: int
+    task_id: int | None = None
+    known: list[int] = field(default_factory=list)  # the task's annotations from earlier rounds
+    answers: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)  # {"annotation", "worker", "reason"}
+    skipped: list[dict[str, Any]] = field(default_factory=list)  # {"annotation", "worker", "reason"}
+    failure: str | None = None  # the item could not be posted
+    short: str | None = None  # the round ended with fewer answers than wanted
+    done: bool = False
+
+    @property
+    def seen(self) -> set[int]:
+        reviewed = (*self.answers, *self.rejected, *self.skipped)
+        return {*self.known, *(int(entry["annotation"]) for entry in reviewed)}
+
+    @property
+    def problem(self) -> str | None:
+        if self.failure or self.short:
+            return self.failure or self.short
+        if not self.answers and (self.rejected or self.skipped):
+            return _not_counted(self)
+        return None
+
+
+# ---------------------------------------------------------------------------------------------------- launch
+
+
+def launch_round(
+    s3: S3Client, client: LabelStudioClient, publisher: EventPublisher, batch: BatchRef, job: PreparedJob
+) -> dict[str, Any]:
+    """The round's tasks in the batch's Label Studio project, each asking for the answers wanted now."""
+    project = load_project(s3, batch.bucket, batch.project)
+    settings = project.workforce.labelstudio_settings
+    config = TaskConfigReader(s3, batch.bucket).read(job.name)
+    interface = for_workflow(config.workflow).labelstudio()
+    wanted = int(job.request["HumanTaskConfig"]["NumberOfHumanWorkersPerDataObject"])
+    lines = [line.data for line in manifests.read_manifest(s3, S3Location.parse(job.manifest_uri))]
+    project_id = _batch_project(s3, client, batch, config, interface, settings, wanted)
+    items = [ItemTask(id=str(index), line=line, wanted=wanted) for index, line in enumerate(lines)]
+    tasks = {_item_of(task): task for task in client.tasks(project_id)}
+    new = _task_documents(s3, items, tasks, config, interface)
+    for start in range(0, len(new), IMPORT_CHUNK):
+        client.post(f"/api/projects/{project_id}/import", new[start : start + IMPORT_CHUNK])
+    if new:
+        tasks = {_item_of(task): task for task in client.tasks(project_id)}
+    for item in (item for item in items if item.failure is None):
+        _ask(client, item, tasks.get(rounds.item_key(item.line) or ""))
+    _write_ledger(s3, batch, job, items)
+    posted = sum(1 for item in items if item.task_id is not None)
+    project_url = f"{client.url}/projects/{project_id}"
+    publisher.publish(
+        LabelingJobStarted(
+            project=batch.project,
+            batch_id=batch.batch_id,
+            labeling_job_name=job.name,
+            labeling_job_arn=project_url,
+            item_count=len(items),
+            workers_per_object=wanted,
+            round=job.round,
+            workforce="labelstudio",
+            preview_url=f"{project_url}/data",
+            gold_items=job.gold_items,
+            gold_missing=job.gold_missing,
+        )
+    )
+    return {"tasks": posted, "failed": len(items) - posted, "project_id": project_id, "project_url": project_url}
+
+
+def _ask(client: LabelStudioClient, item: ItemTask, task: dict[str, Any] | None) -> None:
+    """The item's task asks for `wanted` answers more than it holds (its overlap); earlier ones are known."""
+    if task is None:
+        item.failure = "the task was not created in Label Studio (the import did not return it)"
+        return
+    item.task_id = int(task["id"])
+    annotations = task.get("annotations") or []
+    item.known = sorted(int(annotation["id"]) for annotation in annotations)
+    holding = len({_user_id(a.get("completed_by")) for a in annotations if not a.get("was_cancelled")})
+    if int(task.get("overlap") or 0) != holding + item.wanted:
+        client.patch(f"/api/tasks/{item.task_id}/", {"overlap": holding + item.wanted})
+
+
+def _batch_project(
+    s3: S3Client,
+    client: LabelStudioClient,
+    batch: BatchRef,
+    config: TaskConfig,
+    interface: LabelStudioInterface,
+    settings: LabelStudioSettings,
+    wanted: int,
+) -> int:
+    """The batch's project: the one an earlier round (or attempt) finished setting up, or a new one."""
+    location = _project_location(batch)
+    try:
+        return int(orjson.loads(s3.get_object(Bucket=location.bucket, Key=location.key)["Body"].read())["id"])
+    except s3.exceptions.NoSuchKey:
+        pass
+    title = f"{settings.title or batch.project} {batch.batch_id}"[:TITLE_MAX]
+    created = client.post(
+        "/api/projects/",
+        {
+            "title": title,
+            "description": f"groundcrew project {batch.project}, batch {batch.batch_id}",
+            "label_config": interface.labeling_config(config),
+            "expert_instruction": interface.instructions(config),
+            "show_instruction": True,
+            "show_skip_button": settings.show_skip_button,
+            "maximum_annotations": wanted,
+            "overlap_cohort_percentage": 100,
+            "sampling": settings.sampling,
+            "color": settings.color,
+            "is_published": True,
+        },
+    )
+    project_id = int(created["id"])
+    client.post("/api/storages/s3/", {"project": project_id, **_image_storage(batch.bucket)})
+    put_object(s3, location, orjson.dumps({"id": project_id, "url": client.url, "title": title}))
+    return project_id
+
+
+def _image_storage(bucket: str) -> dict[str, Any]:
+    """The S3 source storage that turns the tasks' s3:// URIs into presigned links when an annotator opens one.
+    Nothing is synced from it (groundcrew imports the tasks); the server signs with its own AWS credentials."""
+    return {
+        "title": "groundcrew images",
+        "bucket": bucket,
+        "presign": True,
+        "presign_ttl": 60,  # minutes a link lasts once an annotator opens the task
+        "use_blob_urls": False,
+        "recursive_scan": False,
+        **_storage_overrides(),
+    }
+
+
+def _storage_overrides() -> dict[str, Any]:
+    """Where the server reaches S3 (`LABEL_STUDIO_S3_ENDPOINT`, empty for AWS itself: local mode serves the bucket
+    on 127.0.0.1) and in which region."""
+    overrides: dict[str, Any] = {"region_name": os.environ.get("AWS_REGION", "us-east-1")}
+    endpoint = os.environ.get("LABEL_STUDIO_S3_ENDPOINT", "")
+    if endpoint:
+        overrides["s3_endpoint"] = endpoint
+    return overrides
+
+
+def _task_documents(
+    s3: S3Client,
+    items: list[ItemTask],
+    existing: dict[str, dict[str, Any]],
+    config: TaskConfig,
+    interface: LabelStudioInterface,
+) -> list[dict[str, Any]]:
+    """The import body for the items not in the project yet; a line that cannot become a task fails alone."""
+    documents = []
+    for item in items:
+        if (rounds.item_key(item.line) or "") in existing:
+            continue
+        source = item.line.get("source-ref")
+        if not isinstance(source, str) or not source.startswith("s3://"):
+            item.failure = f"the line needs 'source-ref' with an s3:// image URI, got {source!r}"
+            continue
+        try:
+            predictions = interface.predictions(item.line, config, _size_reader(s3, source))
+        except DataObjectError as error:
+            item.failure = f"the task could not be built: {error}"
+            continue
+        document: dict[str, Any] = {"data": {"image": source, ITEM_FIELD: rounds.item_key(item.line)}}
+        if predictions:
+            document["predictions"] = [{"model_version": MODEL_VERSION, "result": predictions}]
+        documents.append(document)
+    return documents
+
+
+def _size_reader(s3: S3Client, uri: str) -> Callable[[], tuple[int, int]]:
+    def read() -> tuple[int, int]:
+        from groundcrew.core.image_headers import image_size
+
+        size, problem = image_size(s3, uri)
+        if size is None:
+            raise DataObjectError(problem or f"the size of {uri} cannot be read")
+        return size.width, size.height
+
+    return read
+
+
+def _item_of(task: dict[str, Any]) -> str:
+    return str((task.get("data") or {}).get(ITEM_FIELD, ""))
+
+
+# ---------------------------------------------------------------------------------------------------- track
+
+
+def track_round(
+    s3: S3Client,
+    client: LabelStudioClient,
+    publisher: EventPublisher,
+    batch: BatchRef,
+    job: PreparedJob,
+    previous: dict[str, Any] | None,
+    *,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """One poll of the round's tasks; Completed (with the output manifest) once every item is done."""
+    project = load_project(s3, batch.bucket, batch.project)
+    settings = project.workforce.labelstudio_settings
+    config = TaskConfigReader(s3, batch.bucket).read(job.name)
+    interface = for_workflow(config.workflow).labelstudio()
+    items = _read_ledger(s3, batch, job)
+    project_id = _read_project_id(s3, batch)
+    moment = datetime.fromtimestamp(now, UTC) if now is not None else datetime.now(UTC)
+    reader = _AnnotationReader(client, settings, config, interface)
+    open_items = [item for item in items if not item.done and item.failure is None]
+    gone = ""
+    try:
+        tasks = {int(task["id"]): task for task in client.tasks(project_id)}
+    except LabelStudioNotFound:
+        tasks, gone = {}, f"Label Studio project {project_id} was deleted"
+    for item in open_items:
+        task = tasks.get(int(item.task_id or -1))
+        if task is None:
+            item.done = True
+            item.short = _ended_short(item, gone or f"Label Studio task {item.task_id} was deleted")
+            continue
+        reader.review(item, task)
+    if moment.timestamp() > job.deadline:
+        for item in (item for item in items if not item.done and item.failure is None):
+            item.done = True
+            item.short = _ended_short(item, "the round reached its deadline")
+    for item in items:
+        item.done = item.done or item.failure is not None
+    _write_ledger(s3, batch, job, items)
+    return _tracking(s3, publisher, batch, job, items, previous, moment)
+
+
+def _tracking(
+    s3: S3Client,
+    publisher: EventPublisher,
+    batch: BatchRef,
+    job: PreparedJob,
+    items: list[ItemTask],
+    previous: dict[str, Any] | None,
+    moment: datetime,
+) -> dict[str, Any]:
+    counters = _counters(items)
+    status = "Completed" if all(item.done for item in items) else "InProgress"
+    if status != "Completed" and (previous or {}).get("counters") != counters.model_dump():
+        publisher.publish(
+            LabelingJobProgress(
+                project=batch.project,
+                batch_id=batch.batch_id,
+                labeling_job_name=job.name,
+                status=status,
+                label_counters=counters,
+            )
+        )
+    output: str | None = None
+    if status == "Completed":
+        round_items = [RoundItem(item.id, item.line, item.answers, len(item.rejected), item.problem) for item in items]
+        location, labeled = write_round_output(s3, publisher, batch, job, round_items, moment, source="labelstudio")
+        output = location.uri
+        counters = LabelCounters(
+            TotalLabeled=labeled, HumanLabeled=labeled, FailedNonRetryableError=len(items) - labeled
+        )
+    return {
+        "status": status,
+        "counters": counters.model_dump(),
+        "failure_reason": None,
+        "output_manifest_uri": output,
+    }
+
+
+@dataclass
+class _AnnotationReader:
+    """Turns a task's new annotations into answers, rejections (with the reason) and skips."""
+
+    client: LabelStudioClient
+    settings: LabelStudioSettings
+    config: TaskConfig
+    interface: LabelStudioInterface
+    _allowed: set[int] | None = field(default=None, init=False)
+
+    def review(self, item: ItemTask, task: dict[str, Any]) -> None:
+        seen = item.seen
+        for annotation in sorted(task.get("annotations") or [], key=lambda a: int(a["id"])):
+            if int(annotation["id"]) not in seen:
+                self._read(item, annotation)
+        workers = {answer["worker"] for answer in item.answers}
+        item.done = len(workers) >= item.wanted
+
+    def _read(self, item: ItemTask, annotation: dict[str, Any]) -> None:
+        user = _user_id(annotation.get("completed_by"))
+        worker = f"{WORKER_PREFIX}{user}"
+        entry = {"annotation": int(annotation["id"]), "worker": worker}
+        if annotation.get("was_cancelled"):
+            item.skipped.append({**entry, "reason": f"{worker} skipped the task"})
+            return
+        if not self._may_answer(user):
+            reason = f"{worker} is not one of workforce.labelstudio.annotators"
+            item.rejected.append({**entry, "reason": reason})
+            return
+        if any(answer["worker"] == worker for answer in item.answers):
+            item.rejected.append({**entry, "reason": f"second annotation of {worker} on the same task"})
+            return
+        try:
+            content = self.interface.answer_content(annotation.get("result") or [], item.line, self.config)
+        except AnswerError as error:
+            item.rejected.append({**entry, "reason": f"annotation of {worker}: {error}"})
+            return
+        item.answers.append({**entry, "content": orjson.dumps(content).decode(), **_times(annotation)})
+
+    def _may_answer(self, user: int | None) -> bool:
+        if not self.settings.annotators:
+            return True
+        if self._allowed is None:
+            wanted = {email.lower() for email in self.settings.annotators}
+            users = self.client.get("/api/users/")
+            self._allowed = {int(u["id"]) for u in users if str(u.get("email", "")).lower() in wanted}
+        return user in self._allowed
+
+
+def _user_id(completed_by: Any) -> int | None:
+    value = completed_by.get("id") if isinstance(completed_by, dict) else completed_by
+    return int(value) if isinstance(value, int) else None
+
+
+def _times(annotation: dict[str, Any]) -> dict[str, Any]:
+    """Submitted when the annotation was created; accepted `lead_time` seconds before (Label Studio's timer)."""
+    submitted = datetime.fromisoformat(str(annotation.get("created_at")).replace("Z", "+00:00"))
+    submitted = submitted if submitted.tzinfo else submitted.replace(tzinfo=UTC)
+    lead = annotation.get("lead_time")
+    seconds = round(float(lead), 3) if isinstance(lead, int | float) and lead >= 0 else 0.0
+    accepted = submitted - timedelta(seconds=seconds)
+    return {"accepted": _iso(accepted), "submitted": _iso(submitted), "seconds": seconds}
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+def _ended_short(item: ItemTask, why: str) -> str:
+    workers = len({answer["worker"] for answer in item.answers})
+    return f"{why} with {workers} of {item.wanted} answers" + (f" ({_not_counted(item)})" if item.seen else "")
+
+
+def _not_counted(item: ItemTask) -> str:
+    reasons = [entry["reason"] for entry in (*item.skipped, *item.rejected)]
+    return "; ".join(reasons) if reasons else "no annotator answered"
+
+
+def _counters(items: list[ItemTask]) -> LabelCounters:
+    labeled = sum(1 for item in items if item.done and item.answers)
+    failed = sum(1 for item in items if item.done and not item.answers)
+    return LabelCounters(
+        TotalLabeled=labeled,
+        HumanLabeled=labeled,
+        FailedNonRetryableError=failed,
+        Unlabeled=len(items) - labeled - failed,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------- close
+
+
+def close_rounds(s3: S3Client, client: LabelStudioClient, batch: BatchRef) -> dict[str, Any]:
+    """End the batch's project: tasks nobody annotated are deleted, annotated ones kept, the title says closed."""
+    try:
+        project_id = _read_project_id(s3, batch)
+    except s3.exceptions.NoSuchKey:
+        return {"closed": 0, "unstarted_tasks_deleted": 0, "problems": []}  # it failed before its first round
+    deleted = 0
+    try:
+        for task in client.tasks(project_id):
+            if not task.get("annotations"):
+                client.delete(f"/api/tasks/{int(task['id'])}/")
+                deleted += 1
+        title = str(client.get(f"/api/projects/{project_id}/").get("title", ""))
+        if not title.startswith("closed "):
+            client.patch(f"/api/projects/{project_id}/", {"title": f"closed {title}"[:TITLE_MAX]})
+    except LabelStudioNotFound as error:
+        return {"closed": 0, "unstarted_tasks_deleted": deleted, "problems": [f"project {project_id}: {error}"]}
+    return {"closed": 1, "unstarted_tasks_deleted": deleted, "problems": []}
+
+
+# ---------------------------------------------------------------------------------------------------- storage
+
+
+def _project_location(batch: BatchRef) -> S3Location:
+    return rounds.batch_folder(batch.bucket, batch.project, batch.batch_id).child("labelstudio", "project.json")
+
+
+def _read_project_id(s3: S3Client, batch: BatchRef) -> int:
+    location = _project_location(batch)
+    return int(orjson.loads(s3.get_object(Bucket=location.bucket, Key=location.key)["Body"].read())["id"])
+
+
+def _ledger_location(batch: BatchRef, job: PreparedJob) -> S3Location:
+    return job_folder(batch.bucket, job.name).child("labelstudio", "tasks.jsonl")
+
+
+def _write_ledger(s3: S3Client, batch: BatchRef, job: PreparedJob, items: list[ItemTask]) -> None:
+    manifests.write_manifest(s3, _ledger_location(batch, job), (asdict(item) for item in items))
+
+
+def _read_ledger(s3: S3Client, batch: BatchRef, job: PreparedJob) -> list[ItemTask]:
+    return [ItemTask(**line.data) for line in manifests.read_manifest(s3, _ledger_location(batch, job))]
