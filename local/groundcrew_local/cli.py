@@ -219,9 +219,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     demo.add_argument(
         "--workforce",
-        choices=["groundtruth", "mturk"],
+        choices=["groundtruth", "mturk", "labelstudio"],
         default="groundtruth",
-        help="who answers: a Ground Truth workteam, or Mechanical Turk HITs (the stand-in of the sandbox)",
+        help="who answers: a Ground Truth workteam, Mechanical Turk HITs (the stand-in of the sandbox), or "
+        "annotators in a real Label Studio server started on 127.0.0.1",
     )
     demo.set_defaults(run=_demo)
     invoke = commands.add_parser(

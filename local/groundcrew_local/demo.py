@@ -80,8 +80,33 @@ def run_demo(
     sample = sample_for(workflow)
     if workforce == "mturk":
         sample = on_mechanical_turk(sample)
+    if workforce == "labelstudio":
+        return _run_on_label_studio(on_label_studio(sample), out_dir, stream)
     with local_environment(workforce=sample.workforce()) as env:
         return _run(env, sample, out_dir, stream)
+
+
+def _run_on_label_studio(sample: DemoSample, out_dir: Path, stream: TextIO) -> DemoResult:
+    from groundcrew_local.labelstudio import server
+
+    if not server.installed():
+        print("groundcrew demo: installing Label Studio in .venv-labelstudio (once, about two minutes)", file=stream)
+    with server.start() as labelstudio:
+        print(f"groundcrew demo: Label Studio {labelstudio.url} up (data in {labelstudio.data_dir})", file=stream)
+        with local_environment(workforce=sample.workforce(), labelstudio=labelstudio) as env:
+            return _run(env, sample, out_dir, stream)
+
+
+def on_label_studio(sample: DemoSample) -> DemoSample:
+    """The sample project with its tasks on a local Label Studio server instead of a Ground Truth workteam."""
+    import yaml
+
+    document = yaml.safe_load(sample.document)
+    if document.get("pointcloud") is not None:
+        raise ValueError("point cloud jobs need 3D tools, which Label Studio does not have")
+    workforce = {k: v for k, v in document.get("workforce", {}).items() if k == "price_per_task_usd"}
+    document["workforce"] = {"kind": "labelstudio", **workforce}
+    return dataclasses.replace(sample, document=yaml.safe_dump(document, sort_keys=False).encode())
 
 
 MTURK_REWARD_USD = 0.05
@@ -147,6 +172,7 @@ def _run(env: LocalEnvironment, sample: DemoSample, out_dir: Path, stream: TextI
             print(f"  {line}", file=stream)
     elif completed:
         names = {worker.worker_id: worker.name for worker in env.workforce.workers}
+        names.update(env.labelstudio.worker_ids() if env.labelstudio else {})
         accuracy = _accuracy(run_dir / "output.manifest") if sample.project == "shapes" else None
         for line in summary(completed[-1]["detail"], run_dir, accuracy, names):
             print(f"  {line}", file=stream)
@@ -269,6 +295,8 @@ def _labeling_job_started(d: dict[str, Any]) -> list[str]:
     ]
     if d.get("gold_missing"):
         lines.append(f"{'':<24}  gold objects missing, left out: {', '.join(d['gold_missing'])}")
+    if d.get("workforce") == "labelstudio":
+        lines.append(f"{'':<24}  as tasks in Label Studio: {d.get('preview_url')}")
     if d.get("workforce") == "mturk":
         estimate = d.get("estimated_cost_usd")
         lines.append(

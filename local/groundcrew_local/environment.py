@@ -18,10 +18,16 @@ from typing import Any
 
 import boto3
 from moto import mock_aws
+from moto.server import ThreadedMotoServer
+
+from groundcrew.workforces.labelstudio.client import LabelStudioClient
 
 from groundcrew_local.ground_truth import GroundTruthStandIn, install_ground_truth
 from groundcrew_local.ground_truth.lambda_calls import LambdaInvocationError
+from groundcrew_local.labelstudio.server import LabelStudioServer
+from groundcrew_local.labelstudio.team import LabelStudioTeam
 from groundcrew_local.moto_patches import MOCK_CONFIG, install_local_patches
+from groundcrew_local.moto_patches.wait_cap import add_wait_listener, remove_wait_listener
 from groundcrew_local.mturk import install_mturk, uninstall_mturk
 from groundcrew_local.mturk.hits import SANDBOX_BALANCE
 from groundcrew_local.mturk.stand_in import MTurkStandIn
@@ -44,6 +50,7 @@ class LocalEnvironment:
     workforce: SimulatedWorkforce
     capture_queue_url: str
     mturk: MTurkStandIn | None = None
+    labelstudio: LabelStudioTeam | None = None  # the simulated annotators in the real server, when one runs
     captured: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -154,21 +161,72 @@ def local_environment(
     workforce: SimulatedWorkforce | None = None,
     parameters: dict[str, str] | None = None,
     mturk_balance: str = SANDBOX_BALANCE,
+    labelstudio: LabelStudioServer | None = None,
 ) -> Iterator[LocalEnvironment]:
-    """The stack in moto with both workforces' stand-ins answered by `workforce`; `mturk_balance` is the sandbox's."""
+    """The stack in moto with the workforces' stand-ins answered by `workforce`; `mturk_balance` is the sandbox's.
+    With a Label Studio server, the stack is deployed against it and `workforce` annotates in it as its users."""
     install_local_patches(wait_cap_seconds=0.0)
-    with mock_aws(config=MOCK_CONFIG):
-        stack = deploy_local_stack(TEMPLATE, parameters={**LOCAL_PARAMETERS, **(parameters or {})}, region=REGION)
+    with mock_aws(config=MOCK_CONFIG), _labelstudio_wiring(labelstudio) as wiring:
+        stack_parameters = {**LOCAL_PARAMETERS, **wiring.parameters, **(parameters or {})}
+        stack = deploy_local_stack(TEMPLATE, parameters=stack_parameters, region=REGION)
         crowd = workforce or demo_workforce()
         ground_truth = install_ground_truth(invoke_lambda=_lambda_invoker(stack), workforce=crowd)
         mturk = install_mturk(crowd, sandbox_balance=mturk_balance)
         capture = _capture_all_events(stack, stack.outputs["EventBusName"])
+        team = wiring.team(crowd)
         try:
             yield LocalEnvironment(
-                stack=stack, ground_truth=ground_truth, workforce=crowd, capture_queue_url=capture, mturk=mturk
+                stack=stack,
+                ground_truth=ground_truth,
+                workforce=crowd,
+                capture_queue_url=capture,
+                mturk=mturk,
+                labelstudio=team,
             )
         finally:
             uninstall_mturk()
+            if team is not None:
+                remove_wait_listener(team.work)
+
+
+@dataclass
+class _LabelStudioWiring:
+    parameters: dict[str, str]
+    server: LabelStudioServer | None = None
+
+    def team(self, crowd: SimulatedWorkforce) -> LabelStudioTeam | None:
+        """The simulated annotators, working whenever the state machine waits."""
+        if self.server is None:
+            return None
+        team = LabelStudioTeam(LabelStudioClient(self.server.url, self.server.token), crowd)
+        add_wait_listener(team.work)
+        return team
+
+
+@contextmanager
+def _labelstudio_wiring(server: LabelStudioServer | None) -> Iterator[_LabelStudioWiring]:
+    """The token in a (moto) Secrets Manager secret, and the bucket served on 127.0.0.1 for the server's S3
+    storage: it presigns image links against that endpoint, which browsers and the server itself can reach."""
+    if server is None:
+        yield _LabelStudioWiring({})
+        return
+    secret = boto3.client("secretsmanager", region_name=REGION).create_secret(
+        Name="groundcrew-local/labelstudio-token", SecretString=server.token
+    )
+    s3_server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    s3_server.start()
+    host, port = s3_server.get_host_and_port()
+    try:
+        yield _LabelStudioWiring(
+            {
+                "LabelStudioUrl": server.url,
+                "LabelStudioTokenSecretArn": secret["ARN"],
+                "LabelStudioS3Endpoint": f"http://{host}:{port}",
+            },
+            server,
+        )
+    finally:
+        s3_server.stop()
 
 
 def demo_workforce(seed: int = 7) -> SimulatedWorkforce:

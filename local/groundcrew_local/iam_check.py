@@ -599,7 +599,20 @@ def _ssm(operation: str, body: dict[str, Any], request: Any, arn: Callable[..., 
     return [Permission(action, arn("ssm", f"parameter/{str(n).lstrip('/')}")) for n in names] or None
 
 
+def _secretsmanager(
+    operation: str, body: dict[str, Any], request: Any, arn: Callable[..., str]
+) -> list[Permission] | None:
+    # A secret named by its full ARN is checked against that ARN; by name, against the name's ARN prefix (AWS
+    # appends six random characters), which a policy naming the full ARN does not match: pass the ARN.
+    secret = body.get("SecretId")
+    if not secret:
+        return None
+    resource = str(secret) if str(secret).startswith("arn:") else arn("secretsmanager", f"secret:{secret}")
+    return [Permission(f"secretsmanager:{operation}", resource)]
+
+
 _MAPPERS: Final[dict[str, _Mapper]] = {
+    "secretsmanager": _secretsmanager,
     "events": _events,
     "states": _states,
     "dynamodb": _dynamodb,

@@ -41,6 +41,14 @@ QUIET_ENVIRONMENT = {
     "COLLECT_ANALYTICS": "false",
     "LATEST_VERSION_CHECK": "false",
 }
+# The server's own AWS credentials sign its S3 storage's image links; local mode's S3 (moto) accepts any.
+# Its SSRF guard refuses storage endpoints on reserved networks; local mode's S3 is on 127.0.0.1.
+LOCAL_AWS_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "groundcrew-local",
+    "AWS_SECRET_ACCESS_KEY": "groundcrew-local",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "USE_DEFAULT_BANNED_SUBNETS": "false",
+}
 
 
 class LabelStudioNotInstalled(RuntimeError):
@@ -139,7 +147,7 @@ def start(
     shutil.copytree(venv / TEMPLATE_DATA, data, dirs_exist_ok=True)
     port = port or _free_port()
     token, password = secrets.token_hex(20), secrets.token_urlsafe(12)
-    env = {**os.environ, **QUIET_ENVIRONMENT, "LABEL_STUDIO_BASE_DATA_DIR": str(data)}
+    env = {**os.environ, **QUIET_ENVIRONMENT, **LOCAL_AWS_ENVIRONMENT, "LABEL_STUDIO_BASE_DATA_DIR": str(data)}
     env.pop("DJANGO_SETTINGS_MODULE", None)
     log_path = data / "server.log"
     command = [

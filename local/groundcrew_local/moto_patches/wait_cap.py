@@ -3,12 +3,17 @@
 ``WaitFunction._wait_interval`` (``moto.stepfunctions.parser...wait_function.wait_function``) and
 ``RetrierDecl._eval_body`` (``...common.retry.retrier_decl``): Wait states (Seconds, SecondsPath, Timestamp,
 TimestampPath) and Retry intervals really sleep; both are capped to ``wait_cap_seconds`` (0 by default).
+
+A Wait state is where time passes for the people doing the work: listeners (``add_wait_listener``) are called with
+the state's seconds before it ends, e.g. the simulated Label Studio annotators, who then work on open tasks.
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from moto.stepfunctions.parser.asl.component.common.retry.max_attempts_decl import MaxAttemptsOutcome
 from moto.stepfunctions.parser.asl.component.common.retry.retrier_decl import RetrierDecl
@@ -19,12 +24,26 @@ from moto.stepfunctions.parser.asl.eval.environment import Environment
 from groundcrew_local.moto_patches.originals import patch
 
 
+logger = logging.getLogger(__name__)
+
+
 @dataclass
 class _Cap:
     seconds: float = 0.0
+    listeners: list[Callable[[float], None]] = field(default_factory=list)
 
 
 _CAP = _Cap()
+
+
+def add_wait_listener(listener: Callable[[float], None]) -> None:
+    """Call `listener(seconds)` whenever a Wait state waits (the seconds the ASL asked for, not the capped ones)."""
+    _CAP.listeners.append(listener)
+
+
+def remove_wait_listener(listener: Callable[[float], None]) -> None:
+    if listener in _CAP.listeners:
+        _CAP.listeners.remove(listener)
 
 
 def set_wait_cap(seconds: float) -> None:
@@ -40,6 +59,11 @@ def install() -> None:
 
 
 def _capped_wait_interval(self: WaitFunction, env: Environment, wait_seconds: int) -> None:
+    for listener in list(_CAP.listeners):
+        try:
+            listener(float(wait_seconds))
+        except Exception:  # a simulation fault must not look like the state machine's
+            logger.exception("wait listener %r failed", listener)
     seconds = min(float(wait_seconds), _CAP.seconds)
     if seconds > 0:
         # The event is set when the execution stops, which ends the wait early, as in moto.

@@ -10,8 +10,9 @@ Facts this client relies on (Label Studio 1.23, open-source edition, read in its
 * `GET /api/tasks/?project=<id>&page=<n>&page_size=<k>` answers `{"tasks": [...], "total": ...}` and 404 past the
   last page; `fields=all` adds each task's annotations.
 
-Retried (with exponential backoff): connection failures, timeouts, 429 and 5xx answers. Not retried: 401/403 (a
-token problem never heals by itself; a retry storm would only fill the server's log) and other 4xx answers.
+Retried (with exponential backoff): connection failures, timeouts, 429 and 5xx answers. Not retried: a rejected
+token (401, or 403 about the credentials: it never heals by itself, and a retry storm would only fill the
+server's log) and other 4xx answers.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class LabelStudioUnreachable(LabelStudioError):
 
 
 class LabelStudioTokenRejected(LabelStudioError):
-    """401 or 403: the token is wrong, expired, or its user may not do this."""
+    """401, or 403 about the credentials: the token is wrong, expired, or not accepted in this form."""
 
 
 class LabelStudioNotFound(LabelStudioError):
@@ -182,12 +183,18 @@ def _detail(response: urllib3.BaseHTTPResponse) -> str:
     return str(data)[:500]
 
 
+def _about_credentials(detail: str) -> bool:
+    """Label Studio answers 403 for a bad token and also for a refused request (its SSRF guard, a permission)."""
+    text = detail.lower()
+    return any(word in text for word in ("token", "credentials", "authenticat"))
+
+
 def _raise_for_status(response: urllib3.BaseHTTPResponse, where: str) -> None:
     status = response.status
     if status < 400:
         return
     detail = _detail(response)
-    if status in {401, 403}:
+    if status == 401 or (status == 403 and _about_credentials(detail)):
         raise LabelStudioTokenRejected(
             f"Label Studio refused the token ({where}: HTTP {status}, {detail}); put a valid API token of a user "
             "who may manage projects in the secret named by the LabelStudioTokenSecretArn stack parameter (a "

@@ -6,7 +6,7 @@ DescribeLabelingJob:
 
 * `launch_round` puts the round's items in the batch's Label Studio project (created by the first round, with the
   workflow's labeling config and instructions, `WorkflowPlugin.labelstudio()`). Each manifest line is one task,
-  found again in later rounds by the item's key in its data; the image is an s3:// URI that the project's S3
+  found again in later rounds by the item's key in its meta; the image is an s3:// URI that the project's S3
   source storage presigns with the server's own AWS credentials when an annotator opens the task; pre-annotations
   are predictions. Answers per item are Label Studio's per-task `overlap`: the open-source edition sets it from
   the project's `maximum_annotations` at import (a task's own value in the import is ignored) and rewrites every
@@ -55,7 +55,9 @@ if TYPE_CHECKING:
 
 IMPORT_CHUNK = 1000  # tasks per import request
 TITLE_MAX = 50  # Label Studio's PROJECT_TITLE_MAX_LEN
-ITEM_FIELD = "item"  # task data: the item's key (its source-ref), the same in every round
+# Task meta (not data: the S3 storage rewrites every s3:// URI in data into a link): the item's key, its
+# source-ref, the same in every round.
+ITEM_FIELD = "groundcrew_item"
 MODEL_VERSION = "groundcrew"  # predictions' model_version: the pre-annotation the round starts from
 WORKER_PREFIX = "labelstudio."  # worker ids: labelstudio.<user id>, no e-mail addresses in events or logs
 
@@ -230,7 +232,7 @@ def _task_documents(
         except DataObjectError as error:
             item.failure = f"the task could not be built: {error}"
             continue
-        document: dict[str, Any] = {"data": {"image": source, ITEM_FIELD: rounds.item_key(item.line)}}
+        document: dict[str, Any] = {"data": {"image": source}, "meta": {ITEM_FIELD: rounds.item_key(item.line)}}
         if predictions:
             document["predictions"] = [{"model_version": MODEL_VERSION, "result": predictions}]
         documents.append(document)
@@ -250,7 +252,7 @@ def _size_reader(s3: S3Client, uri: str) -> Callable[[], tuple[int, int]]:
 
 
 def _item_of(task: dict[str, Any]) -> str:
-    return str((task.get("data") or {}).get(ITEM_FIELD, ""))
+    return str((task.get("meta") or {}).get(ITEM_FIELD, ""))
 
 
 # ---------------------------------------------------------------------------------------------------- track
