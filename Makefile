@@ -1,9 +1,12 @@
 # The two commands of the README: `make demo` (local end-to-end run) and `make test` (everything that gates a change).
-# Both set up what they need on a fresh machine: .venv for the app and tests, .venv-sam for SAM CLI (it pins boto3).
+# Both set up what they need on a fresh machine: .venv for the app and tests, .venv-sam for SAM CLI (it pins boto3),
+# .venv-labelstudio for the real Label Studio server of local mode (it pins Django; `demo --workforce labelstudio`
+# installs it on first use too).
 
 PYTHON ?= python3.11
 VENV := .venv
 SAM_VENV := .venv-sam
+LS_VENV := .venv-labelstudio
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 # A failed install stops make; pip's warnings about this machine's own index settings are harmless.
@@ -16,7 +19,7 @@ demo: $(VENV)/.installed
 
 test: setup lint typecheck unit validate build
 
-setup: $(VENV)/.installed $(SAM_VENV)/.installed
+setup: $(VENV)/.installed $(SAM_VENV)/.installed $(LS_VENV)/.installed
 
 $(VENV)/.installed: requirements/dev.txt layers/groundcrew/requirements.txt pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +34,9 @@ $(SAM_VENV)/.installed: requirements/sam.txt
 	$(SAM_VENV)/bin/sam --version
 	touch $@
 
+$(LS_VENV)/.installed: requirements/labelstudio.txt $(VENV)/.installed
+	$(VENV)/bin/python -m groundcrew_local.labelstudio.server install
+
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -38,7 +44,7 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy layers/groundcrew/groundcrew local/groundcrew_local functions
 
-unit: $(VENV)/.installed
+unit: $(VENV)/.installed $(LS_VENV)/.installed
 	$(VENV)/bin/python -m pytest
 
 validate: $(SAM_VENV)/.installed

@@ -62,8 +62,10 @@ class LabelStudioClient:
     url: str
     token: str = field(repr=False)
     timeout_seconds: float = 30.0
-    attempts: int = 4
-    backoff_seconds: float = 0.5
+    # A blip is retried here; a longer outage fails the call, and the state machine's Retry (LabelStudioUnreachable,
+    # minutes apart) owns the real backoff, where the execution history shows it.
+    attempts: int = 2
+    backoff_seconds: float = 0.25
     sleep: Callable[[float], None] = time.sleep
     _http: urllib3.PoolManager = field(init=False, repr=False)
     _access: tuple[str, float] | None = field(init=False, default=None, repr=False)

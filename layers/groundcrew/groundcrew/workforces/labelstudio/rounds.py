@@ -6,7 +6,7 @@ DescribeLabelingJob:
 
 * `launch_round` puts the round's items in the batch's Label Studio project (created by the first round, with the
   workflow's labeling config and instructions, `WorkflowPlugin.labelstudio()`). Each manifest line is one task,
-  found again in later rounds by the item's key in its meta; the image is an s3:// URI that the project's S3
+  found again in later rounds by its manifest line (a digest in its meta); the image is an s3:// URI that the project's S3
   source storage presigns with the server's own AWS credentials when an annotator opens the task; pre-annotations
   are predictions. Answers per item are Label Studio's per-task `overlap`: the open-source edition sets it from
   the project's `maximum_annotations` at import (a task's own value in the import is ignored) and rewrites every
@@ -28,6 +28,7 @@ batch's project `batches/<project>/<batch>/labelstudio/project.json`.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -55,9 +56,11 @@ if TYPE_CHECKING:
 
 IMPORT_CHUNK = 1000  # tasks per import request
 TITLE_MAX = 50  # Label Studio's PROJECT_TITLE_MAX_LEN
-# Task meta (not data: the S3 storage rewrites every s3:// URI in data into a link): the item's key, its
-# source-ref, the same in every round.
+# Task meta (not data: the S3 storage rewrites every s3:// URI in data into a link): the item's key (its
+# source-ref) and a digest of its manifest line. A later round whose line is the same asks the same task for more
+# answers; a changed line (a pose sent back for adjustment, say) is a new task: adjusting is new work.
 ITEM_FIELD = "groundcrew_item"
+LINE_FIELD = "groundcrew_line"
 MODEL_VERSION = "groundcrew"  # predictions' model_version: the pre-annotation the round starts from
 WORKER_PREFIX = "labelstudio."  # worker ids: labelstudio.<user id>, no e-mail addresses in events or logs
 
@@ -107,14 +110,14 @@ def launch_round(
     lines = [line.data for line in manifests.read_manifest(s3, S3Location.parse(job.manifest_uri))]
     project_id = _batch_project(s3, client, batch, config, interface, settings, wanted)
     items = [ItemTask(id=str(index), line=line, wanted=wanted) for index, line in enumerate(lines)]
-    tasks = {_item_of(task): task for task in client.tasks(project_id)}
+    tasks = {_line_of(task): task for task in client.tasks(project_id)}
     new = _task_documents(s3, items, tasks, config, interface)
     for start in range(0, len(new), IMPORT_CHUNK):
         client.post(f"/api/projects/{project_id}/import", new[start : start + IMPORT_CHUNK])
     if new:
-        tasks = {_item_of(task): task for task in client.tasks(project_id)}
+        tasks = {_line_of(task): task for task in client.tasks(project_id)}
     for item in (item for item in items if item.failure is None):
-        _ask(client, item, tasks.get(rounds.item_key(item.line) or ""))
+        _ask(client, item, tasks.get(line_digest(item.line)))
     _write_ledger(s3, batch, job, items)
     posted = sum(1 for item in items if item.task_id is not None)
     project_url = f"{client.url}/projects/{project_id}"
@@ -221,7 +224,7 @@ def _task_documents(
     """The import body for the items not in the project yet; a line that cannot become a task fails alone."""
     documents = []
     for item in items:
-        if (rounds.item_key(item.line) or "") in existing:
+        if line_digest(item.line) in existing:
             continue
         source = item.line.get("source-ref")
         if not isinstance(source, str) or not source.startswith("s3://"):
@@ -232,7 +235,8 @@ def _task_documents(
         except DataObjectError as error:
             item.failure = f"the task could not be built: {error}"
             continue
-        document: dict[str, Any] = {"data": {"image": source}, "meta": {ITEM_FIELD: rounds.item_key(item.line)}}
+        meta = {ITEM_FIELD: rounds.item_key(item.line), LINE_FIELD: line_digest(item.line)}
+        document: dict[str, Any] = {"data": {"image": source}, "meta": meta}
         if predictions:
             document["predictions"] = [{"model_version": MODEL_VERSION, "result": predictions}]
         documents.append(document)
@@ -251,8 +255,12 @@ def _size_reader(s3: S3Client, uri: str) -> Callable[[], tuple[int, int]]:
     return read
 
 
-def _item_of(task: dict[str, Any]) -> str:
-    return str((task.get("meta") or {}).get(ITEM_FIELD, ""))
+def line_digest(line: dict[str, Any]) -> str:
+    return hashlib.sha256(orjson.dumps(line, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _line_of(task: dict[str, Any]) -> str:
+    return str((task.get("meta") or {}).get(LINE_FIELD, ""))
 
 
 # ---------------------------------------------------------------------------------------------------- track
