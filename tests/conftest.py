@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -80,3 +81,13 @@ if os.environ.get("GROUNDCREW_LOCAL_IAM") == "record":
             + "\n",
             encoding="utf-8",
         )
+
+
+@pytest.fixture(scope="session")
+def labelstudio_server() -> Iterator[Any]:
+    """One real Label Studio server for the whole session (about 5 s to start from the migrated template that
+    `make setup` leaves in .venv-labelstudio); each test works in projects of its own."""
+    from groundcrew_local.labelstudio import server
+
+    with server.start() as running:
+        yield running

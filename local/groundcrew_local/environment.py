@@ -21,7 +21,6 @@ from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 from groundcrew.workforces.labelstudio.client import LabelStudioClient
-
 from groundcrew_local.ground_truth import GroundTruthStandIn, install_ground_truth
 from groundcrew_local.ground_truth.lambda_calls import LambdaInvocationError
 from groundcrew_local.labelstudio.server import LabelStudioServer
@@ -199,6 +198,7 @@ class _LabelStudioWiring:
         if self.server is None:
             return None
         team = LabelStudioTeam(LabelStudioClient(self.server.url, self.server.token), crowd)
+        team.ignore_existing_projects()
         add_wait_listener(team.work)
         return team
 

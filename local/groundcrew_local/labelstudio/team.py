@@ -61,6 +61,15 @@ class LabelStudioTeam:
     workforce: SimulatedWorkforce
     users: dict[str, int] = field(default_factory=dict)  # worker name -> Label Studio user id
     answered: int = 0
+    # Projects that were there before this team started (a test session shares one server): not theirs.
+    others: set[int] = field(default_factory=set)
+
+    def ignore_existing_projects(self) -> None:
+        self.others = {int(p["id"]) for p in self._projects()}
+
+    def _projects(self) -> list[dict[str, Any]]:
+        answer = self.client.get("/api/projects/", page_size=1000)
+        return list(answer.get("results", []))
 
     def worker_ids(self) -> dict[str, str]:
         """Our worker id (`labelstudio.<user id>`) -> the simulated worker's name, for reports."""
@@ -78,7 +87,9 @@ class LabelStudioTeam:
 
     def work(self, seconds: float) -> None:
         """Time passes: every open task gets the annotations it still asks for."""
-        for project in self.client.get("/api/projects/", page_size=1000).get("results", []):
+        for project in self._projects():
+            if int(project["id"]) in self.others:
+                continue
             interface = read_interface(str(project.get("label_config") or "<View/>"))
             if interface is None:
                 continue

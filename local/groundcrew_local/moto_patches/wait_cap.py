@@ -23,7 +23,6 @@ from moto.stepfunctions.parser.asl.eval.environment import Environment
 
 from groundcrew_local.moto_patches.originals import patch
 
-
 logger = logging.getLogger(__name__)
 
 

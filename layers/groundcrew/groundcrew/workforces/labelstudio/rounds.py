@@ -6,7 +6,7 @@ DescribeLabelingJob:
 
 * `launch_round` puts the round's items in the batch's Label Studio project (created by the first round, with the
   workflow's labeling config and instructions, `WorkflowPlugin.labelstudio()`). Each manifest line is one task,
-  found again in later rounds by its manifest line (a digest in its meta); the image is an s3:// URI that the project's S3
+  found again in later rounds by a digest of the line in its meta; the image is an s3:// URI that the project's S3
   source storage presigns with the server's own AWS credentials when an annotator opens the task; pre-annotations
   are predictions. Answers per item are Label Studio's per-task `overlap`: the open-source edition sets it from
   the project's `maximum_annotations` at import (a task's own value in the import is ignored) and rewrites every
@@ -364,6 +364,8 @@ class _AnnotationReader:
         item.done = len(workers) >= item.wanted
 
     def _read(self, item: ItemTask, annotation: dict[str, Any]) -> None:
+        # A second annotation by the same user is kept as an answer: the consolidation rejects it with its reason
+        # ("second answer of the same worker"), as it does for Ground Truth, and the item waits for another user.
         user = _user_id(annotation.get("completed_by"))
         worker = f"{WORKER_PREFIX}{user}"
         entry = {"annotation": int(annotation["id"]), "worker": worker}
@@ -373,9 +375,6 @@ class _AnnotationReader:
         if not self._may_answer(user):
             reason = f"{worker} is not one of workforce.labelstudio.annotators"
             item.rejected.append({**entry, "reason": reason})
-            return
-        if any(answer["worker"] == worker for answer in item.answers):
-            item.rejected.append({**entry, "reason": f"second annotation of {worker} on the same task"})
             return
         try:
             content = self.interface.answer_content(annotation.get("result") or [], item.line, self.config)

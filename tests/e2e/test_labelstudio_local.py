@@ -1,0 +1,250 @@
+"""Label Studio as the workforce, in local mode, against a real Label Studio server: the same template, rounds,
+consolidation and output as Ground Truth; bad servers, tokens, deletions and annotations end in clear reasons."""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+
+from groundcrew.workforces.labelstudio.client import LabelStudioClient
+from groundcrew_local.demo import run_demo
+from groundcrew_local.environment import (
+    LocalEnvironment,
+    local_environment,
+    sample_answer_key,
+    sample_images,
+    sample_project_document,
+)
+from groundcrew_local.labelstudio.server import LabelStudioServer
+from groundcrew_local.moto_patches.wait_cap import add_wait_listener, remove_wait_listener
+from groundcrew_local.schemas import validate_events
+from groundcrew_local.workforce import SimulatedWorker, SimulatedWorkforce
+
+pytestmark = pytest.mark.e2e
+IMAGES = [p for p in sample_images() if p.suffix in {".png", ".jpg"}]
+
+
+def labelstudio_project(**changes: Any) -> bytes:
+    document = yaml.safe_load(sample_project_document())
+    document["workforce"] = {"kind": "labelstudio", "price_per_task_usd": 0.036}
+    document.update(changes)
+    return yaml.safe_dump(document).encode()
+
+
+FIXED_PAIRS = {"consensus": {"policy": "fixed", "max_rounds": 1}, "workers_per_object": 2, "quality": {}}
+
+
+def careful() -> SimulatedWorkforce:
+    workers = [SimulatedWorker(name, accuracy=1.0) for name in ("ada", "bo", "cy")]
+    return SimulatedWorkforce(workers, answer_key=sample_answer_key(), seed=11)
+
+
+def run_batch(env: LocalEnvironment, project: bytes) -> list[dict[str, Any]]:
+    env.s3.put_object(Bucket=env.data_bucket, Key="projects/shapes.yaml", Body=project)
+    for path in IMAGES:
+        env.s3.put_object(Bucket=env.data_bucket, Key=f"incoming/shapes/{path.name}", Body=path.read_bytes())
+    env.s3.put_object(Bucket=env.data_bucket, Key="incoming/shapes/_SEAL", Body=b"")
+    return list(env.wait_for_all_executions(timeout=300))
+
+
+def read(env: LocalEnvironment, uri: str) -> bytes:
+    bucket, key = uri.removeprefix("s3://").split("/", 1)
+    return bytes(env.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def client(server: LabelStudioServer) -> LabelStudioClient:
+    return LabelStudioClient(server.url, server.token)
+
+
+def project_of(env: LocalEnvironment) -> int:
+    (started, *_) = env.events_of("Labeling Job Started")
+    return int(started["detail"]["labeling_job_arn"].rsplit("/", 1)[-1])
+
+
+def lambda_failures(env: LocalEnvironment, batch_id: str) -> list[str]:
+    sfn = env.client("stepfunctions")
+    arn = env.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{batch_id}"
+    history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    return [e["lambdaFunctionFailedEventDetails"]["error"] for e in history if e["type"] == "LambdaFunctionFailed"]
+
+
+@pytest.fixture
+def before_the_team(labelstudio_server: LabelStudioServer) -> Iterator[Callable[[LocalEnvironment, Any], None]]:
+    """Run `act(client)` at the first wait of the state machine, before the simulated annotators work."""
+    installed: list[tuple[Any, Any]] = []
+
+    def install(env: LocalEnvironment, act: Any) -> None:
+        assert env.labelstudio is not None
+        team = env.labelstudio
+        done: list[bool] = []
+
+        def first_wait(seconds: float) -> None:
+            if not done:
+                done.append(True)
+                act(client(labelstudio_server))
+            team.work(seconds)
+
+        remove_wait_listener(team.work)
+        add_wait_listener(first_wait)
+        installed.append((first_wait, team))
+
+    yield install
+    for listener, _team in installed:
+        remove_wait_listener(listener)
+
+
+def test_label_studio_labels_the_batch_like_a_ground_truth_job(labelstudio_server: LabelStudioServer) -> None:
+    with local_environment(workforce=careful(), labelstudio=labelstudio_server) as env:
+        (execution,) = run_batch(env, labelstudio_project(**FIXED_PAIRS))
+        assert execution["status"] == "SUCCEEDED", execution
+        (started,) = env.events_of("Labeling Job Started")
+        assert started["detail"]["workforce"] == "labelstudio"
+        assert started["detail"]["labeling_job_arn"].startswith(labelstudio_server.url + "/projects/")
+        (completed,) = env.events_of("Labeling Job Completed")
+        lines = [json.loads(x) for x in read(env, completed["detail"]["output_manifest_uri"]).decode().splitlines()]
+        key = sample_answer_key()
+        assert len(lines) == len(IMAGES)
+        for line in lines:
+            assert line["shapes"]["label"] == key[line["source-ref"].rsplit("/", 1)[-1]]
+            assert line["shapes-metadata"]["type"] == "groundcrew/image-classification-consensus"  # as with GT
+        # Worker ids are Label Studio users, without their e-mail addresses.
+        assert env.labelstudio is not None
+        batch_folder = completed["detail"]["output_manifest_uri"].rsplit("/output/", 1)[0]
+        ledger = [json.loads(x) for x in read(env, f"{batch_folder}/rounds/r1/ledger.jsonl").decode().splitlines()]
+        workers = {answer["worker_id"] for entry in ledger for answer in entry["answers"]}
+        assert workers == set(env.labelstudio.worker_ids())
+        # The project in the server: one task per item, two annotations each, closed at the end.
+        project = project_of(env)
+        tasks = list(client(labelstudio_server).tasks(project))
+        assert len(tasks) == len(IMAGES)
+        assert all(len(task["annotations"]) == 2 and task["overlap"] == 2 for task in tasks)
+        assert all(task["data"]["image"] and task["meta"]["groundcrew_item"].startswith("s3://") for task in tasks)
+        assert client(labelstudio_server).get(f"/api/projects/{project}/")["title"].startswith("closed ")
+        validate_events(env.events())
+
+
+def test_the_demo_runs_on_label_studio_with_follow_up_rounds_and_gold(tmp_path: Path) -> None:
+    result = run_demo(tmp_path, io.StringIO(), workforce="labelstudio")
+    assert result.succeeded, result.execution_status
+    started = [e["detail"] for e in result.events if e["detail-type"] == "Labeling Job Started"]
+    assert len(started) >= 2 and all(d["workforce"] == "labelstudio" for d in started)
+    assert started[0]["gold_items"] > 0
+    assert len({d["labeling_job_arn"] for d in started}) == 1  # every round in the batch's one project
+    validate_events(result.events)
+
+
+def test_keypoints_run_on_label_studio_with_a_pose_sent_back(tmp_path: Path) -> None:
+    result = run_demo(tmp_path, io.StringIO(), workflow="keypoints", workforce="labelstudio")
+    assert result.succeeded, result.execution_status
+    issues = [e["detail"] for e in result.events if e["detail-type"] == "Keypoint Quality Issues"]
+    assert issues and issues[0]["sent_back"] > 0
+    rounds = [e["detail"]["round"] for e in result.events if e["detail-type"] == "Labeling Job Started"]
+    assert rounds == [1, 2]
+    coco = json.loads((result.run_dir / "keypoints.coco.json").read_text())
+    assert len(coco["annotations"]) == 8
+
+
+def test_an_unreachable_server_is_retried_then_fails_the_batch_naming_its_url(
+    labelstudio_server: LabelStudioServer,
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}"  # nothing listens once the probe closes
+    with local_environment(
+        workforce=careful(), labelstudio=labelstudio_server, parameters={"LabelStudioUrl": dead}
+    ) as env:
+        (execution,) = run_batch(env, labelstudio_project(**FIXED_PAIRS))
+        assert execution["status"] == "FAILED"
+        (failed,) = env.events_of("Labeling Job Failed")
+        assert dead in failed["detail"]["reason"] and "did not answer" in failed["detail"]["reason"]
+        batch_id = env.events_of("Batch Sealed")[0]["detail"]["batch_id"]
+        assert lambda_failures(env, batch_id).count("LabelStudioUnreachable") == 5  # the first try and 4 retries
+        validate_events(env.events())
+
+
+def test_a_rejected_token_fails_the_batch_at_once(labelstudio_server: LabelStudioServer) -> None:
+    with local_environment(workforce=careful(), labelstudio=labelstudio_server) as env:
+        secrets = boto3.client("secretsmanager", region_name="us-east-1")
+        arn = secrets.list_secrets()["SecretList"][0]["ARN"]
+        secrets.put_secret_value(SecretId=arn, SecretString="0" * 40)
+        (execution,) = run_batch(env, labelstudio_project(**FIXED_PAIRS))
+        assert execution["status"] == "FAILED"
+        (failed,) = env.events_of("Labeling Job Failed")
+        assert "refused the token" in failed["detail"]["reason"]
+        batch_id = env.events_of("Batch Sealed")[0]["detail"]["batch_id"]
+        assert lambda_failures(env, batch_id).count("LabelStudioTokenRejected") == 1  # no retry storm
+
+
+def test_a_task_deleted_mid_round_ends_its_item_with_the_reason_and_keeps_the_rest(
+    labelstudio_server: LabelStudioServer, before_the_team: Callable[[LocalEnvironment, Any], None]
+) -> None:
+    deleted: list[int] = []
+
+    def delete_one_task(ls: LabelStudioClient) -> None:
+        project = max(int(p["id"]) for p in ls.get("/api/projects/", page_size=1000)["results"])
+        first = next(iter(ls.tasks(project)))
+        ls.delete(f"/api/tasks/{first['id']}/")
+        deleted.append(int(first["id"]))
+
+    with local_environment(workforce=careful(), labelstudio=labelstudio_server) as env:
+        before_the_team(env, delete_one_task)
+        (execution,) = run_batch(env, labelstudio_project(**FIXED_PAIRS))
+        assert execution["status"] == "SUCCEEDED", execution
+        (consolidated,) = env.events_of("Annotations Consolidated")
+        reasons = [f["reason"] for f in consolidated["detail"]["failures"]]
+        assert reasons == [f"Label Studio task {deleted[0]} was deleted with 0 of 2 answers"]
+        assert consolidated["detail"]["labeled"] == len(IMAGES) - 1
+        validate_events(env.events())
+
+
+def test_a_project_deleted_mid_round_fails_the_batch_with_the_reason(
+    labelstudio_server: LabelStudioServer, before_the_team: Callable[[LocalEnvironment, Any], None]
+) -> None:
+    def delete_project(ls: LabelStudioClient) -> None:
+        project = max(int(p["id"]) for p in ls.get("/api/projects/", page_size=1000)["results"])
+        ls.delete(f"/api/projects/{project}/")
+
+    with local_environment(workforce=careful(), labelstudio=labelstudio_server) as env:
+        before_the_team(env, delete_project)
+        (execution,) = run_batch(env, labelstudio_project(**FIXED_PAIRS))
+        assert execution["status"] == "FAILED"
+        (consolidated,) = env.events_of("Annotations Consolidated")
+        assert {f["reason"] for f in consolidated["detail"]["failures"]} == {
+            f"Label Studio project {project_of(env)} was deleted with 0 of 2 answers"
+        }
+        (failed,) = env.events_of("Labeling Job Failed")
+        assert "nothing labeled" in failed["detail"]["reason"]
+
+
+def test_unknown_choices_and_second_annotations_are_rejected_with_reasons(
+    labelstudio_server: LabelStudioServer, before_the_team: Callable[[LocalEnvironment, Any], None]
+) -> None:
+    def annotate_badly(ls: LabelStudioClient) -> None:
+        project = max(int(p["id"]) for p in ls.get("/api/projects/", page_size=1000)["results"])
+        first, second, *_ = ls.tasks(project)
+        user = next(u for u in ls.get("/api/users/") if u["email"] == "admin@groundcrew.local")["id"]
+        choice = {"type": "choices", "from_name": "category", "to_name": "image"}
+        for task, label in ((first, "hexagon"), (second, "circle"), (second, "square")):
+            body = {"result": [{**choice, "value": {"choices": [label]}}], "completed_by": user, "lead_time": 4.0}
+            ls.post(f"/api/tasks/{task['id']}/annotations/", body)
+
+    with local_environment(workforce=careful(), labelstudio=labelstudio_server) as env:
+        before_the_team(env, annotate_badly)
+        (execution,) = run_batch(env, labelstudio_project(**FIXED_PAIRS))
+        assert execution["status"] == "SUCCEEDED", execution
+        (consolidated,) = env.events_of("Annotations Consolidated")
+        assert consolidated["detail"]["rejected_answers"] == 2
+        (completed,) = env.events_of("Labeling Job Completed")
+        batch_folder = completed["detail"]["output_manifest_uri"].rsplit("/output/", 1)[0]
+        ledger = read(env, f"{batch_folder}/rounds/r1/ledger.jsonl").decode()
+        assert "names unknown label 'hexagon'" in ledger
+        assert "second answer of the same worker" in ledger
+        validate_events(env.events())

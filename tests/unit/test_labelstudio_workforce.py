@@ -1,0 +1,236 @@
+"""The Label Studio workforce's parts: the HTTP client's retries and errors, the token secret, the workflows'
+labeling configs (validated by the real server), and annotations read back as the workflows' own answers."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from groundcrew.core.errors import AnswerError
+from groundcrew.projects import Project
+from groundcrew.workflows.keypoints.poses import rig_to_dict
+from groundcrew.workflows.keypoints.rigs import load_preset
+from groundcrew.workflows.registry import for_workflow
+from groundcrew.workforces.ground_truth.task_config import TaskConfig
+from groundcrew.workforces.labelstudio.client import (
+    LabelStudioClient,
+    LabelStudioRefused,
+    LabelStudioTokenRejected,
+    LabelStudioUnreachable,
+)
+from groundcrew.workforces.labelstudio.connection import LabelStudioNotConfigured, token_from_secret
+from groundcrew_local.environment import sample_project_document
+from groundcrew_local.labelstudio.server import LabelStudioServer
+
+Reply = tuple[int, dict[str, Any]]
+
+
+@pytest.fixture
+def fake_server() -> Iterator[Callable[[list[Reply]], tuple[str, list[tuple[str, str, str]]]]]:
+    """A plain HTTP server answering the given replies in turn; it records (method, path, Authorization)."""
+    servers: list[ThreadingHTTPServer] = []
+
+    def start(replies: list[Reply]) -> tuple[str, list[tuple[str, str, str]]]:
+        seen: list[tuple[str, str, str]] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def _reply(self) -> None:
+                seen.append((self.command, self.path, self.headers.get("Authorization", "")))
+                status, body = replies.pop(0) if replies else (200, {})
+                if body.get("sleep"):
+                    time.sleep(float(body["sleep"]))
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PATCH = do_DELETE = _reply  # noqa: N815 (http.server's names)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}", seen
+
+    yield start
+    for server in servers:
+        server.shutdown()
+
+
+def quick(url: str, token: str = "a" * 40, **options: Any) -> LabelStudioClient:
+    return LabelStudioClient(url, token, sleep=lambda seconds: None, **options)
+
+
+def test_a_5xx_blip_is_retried(fake_server: Any) -> None:
+    url, seen = fake_server([(503, {"detail": "busy"}), (200, {"id": 7})])
+    assert quick(url).get("/api/projects/7/") == {"id": 7}
+    assert len(seen) == 2 and seen[0][2] == "Token " + "a" * 40
+
+
+def test_an_outage_ends_in_unreachable_naming_the_server(fake_server: Any) -> None:
+    url, seen = fake_server([(502, {"detail": "bad gateway"})] * 5)
+    with pytest.raises(LabelStudioUnreachable, match=f"{url} did not answer GET /api/projects/ after 3 attempts"):
+        quick(url, attempts=3).get("/api/projects/")
+    assert len(seen) == 3
+
+
+def test_a_timeout_is_retried_then_unreachable(fake_server: Any) -> None:
+    url, seen = fake_server([(200, {"sleep": 1.0})] * 2)
+    with pytest.raises(LabelStudioUnreachable, match="ReadTimeoutError"):
+        quick(url, timeout_seconds=0.2).get("/api/projects/")
+    assert len(seen) == 2
+
+
+def test_a_refused_token_is_not_retried(fake_server: Any) -> None:
+    url, seen = fake_server([(401, {"detail": "Invalid token."})])
+    with pytest.raises(LabelStudioTokenRejected, match="Invalid token"):
+        quick(url).get("/api/projects/")
+    assert len(seen) == 1
+
+
+def test_a_403_about_something_else_is_not_blamed_on_the_token(fake_server: Any) -> None:
+    url, _ = fake_server([(403, {"detail": "URL resolves to a reserved network address (block: 127.0.0.0/8)"})])
+    with pytest.raises(LabelStudioRefused, match="reserved network address"):
+        quick(url).post("/api/storages/s3/", {"bucket": "b"})
+
+
+def test_a_personal_access_token_is_exchanged_for_an_access_token(fake_server: Any) -> None:
+    pat = "eyJhbGciOiJIUzI1NiJ9.eyJ0b2tlbl90eXBlIjoicmVmcmVzaCJ9.c2lnbmF0dXJl"
+    url, seen = fake_server([(200, {"access": "short-lived"}), (200, {"count": 0, "results": []})])
+    quick(url, token=pat).get("/api/projects/")
+    assert [(method, path.split("?")[0], auth) for method, path, auth in seen] == [
+        ("POST", "/api/token/refresh/", ""),
+        ("GET", "/api/projects/", "Bearer short-lived"),
+    ]
+
+
+def test_tasks_are_read_page_by_page(fake_server: Any) -> None:
+    page = [{"id": i} for i in range(500)]
+    url, seen = fake_server([(200, {"tasks": page, "total": 501}), (200, {"tasks": [{"id": 500}], "total": 501})])
+    assert len(list(quick(url).tasks(3))) == 501
+    assert ["page=1" in seen[0][1], "page=2" in seen[1][1]] == [True, True]
+
+
+@pytest.mark.parametrize(
+    ("secret", "token"),
+    [("abc123\n", "abc123"), ('{"token": "abc123"}', "abc123")],
+)
+def test_the_secret_holds_the_token_or_json_with_it(secret: str, token: str) -> None:
+    assert token_from_secret(secret) == token
+
+
+@pytest.mark.parametrize("secret", ["", "  ", '{"key": "abc"}', "{not json"])
+def test_a_secret_without_a_token_says_so(secret: str) -> None:
+    with pytest.raises(LabelStudioNotConfigured):
+        token_from_secret(secret)
+
+
+# --- the project document ----------------------------------------------------------------------------------------
+
+
+def project(**changes: Any) -> dict[str, Any]:
+    document = yaml.safe_load(sample_project_document())
+    document["workforce"] = {"kind": "labelstudio"}
+    document.update(changes)
+    return document
+
+
+def test_a_label_studio_project_names_no_workteam() -> None:
+    document = project()
+    document["workforce"]["workteam_arn"] = "arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/x"
+    with pytest.raises(ValidationError, match="leave workteam_arn out"):
+        Project.model_validate(document)
+
+
+def test_label_studio_settings_belong_to_kind_labelstudio() -> None:
+    document = project()
+    document["workforce"] = {"kind": "groundtruth", "labelstudio": {"title": "shapes"}}
+    with pytest.raises(ValidationError, match=r"workforce\.labelstudio applies to kind: labelstudio"):
+        Project.model_validate(document)
+
+
+def test_point_clouds_are_refused_for_label_studio_with_the_reason() -> None:
+    document = {
+        "name": "lidar",
+        "workflow": "pointcloud-detection",
+        "workforce": {"kind": "labelstudio"},
+        "pointcloud": {"categories": {"labels": [{"label": "car"}]}},
+        "task": {"title": "Box the cars", "description": "Draw a cuboid around each car."},
+    }
+    with pytest.raises(ValidationError, match="3D point cloud tools, which Label Studio does not have"):
+        Project.model_validate(document)
+
+
+# --- labeling configs, predictions and answers --------------------------------------------------------------------
+
+
+def classification_config(labels: tuple[str, ...]) -> TaskConfig:
+    return TaskConfig.for_project(Project.model_validate(project(labels=list(labels), quality={})), "b1")
+
+
+def keypoints_config() -> TaskConfig:
+    rig = rig_to_dict(load_preset("coco-person"))
+    document = yaml.safe_load(sample_project_document())
+    document.update(
+        name="poses",
+        workflow="keypoints",
+        labels=None,
+        keypoints={"rig": "coco-person", "component_url": "https://example.com/c.js"},
+        workforce={"kind": "labelstudio"},
+        quality={},
+        consensus={},
+    )
+    document.pop("labels")
+    return TaskConfig.for_project(Project.model_validate(document), "b1", rig=rig)
+
+
+AWKWARD_LABELS = ('say "cheese"', "R&D <lab>", "naïve café", "$5 bill")
+
+
+def test_the_real_server_accepts_the_generated_labeling_configs(labelstudio_server: LabelStudioServer) -> None:
+    server = LabelStudioClient(labelstudio_server.url, labelstudio_server.token)
+    for config in (classification_config(AWKWARD_LABELS), keypoints_config()):
+        interface = for_workflow(config.workflow).labelstudio()
+        server.post("/api/projects/validate/", {"label_config": interface.labeling_config(config)})
+
+
+def test_a_choice_is_read_as_the_classifier_answer_and_escaped_labels_survive() -> None:
+    config = classification_config(AWKWARD_LABELS)
+    interface = for_workflow(config.workflow).labelstudio()
+    assert 'value="R&amp;D &lt;lab&gt;"' in interface.labeling_config(config)
+    result = [{"type": "choices", "from_name": "category", "to_name": "image", "value": {"choices": ["R&D <lab>"]}}]
+    assert interface.answer_content(result, {}, config) == {"category": {"label": "R&D <lab>"}}
+    with pytest.raises(AnswerError, match="chose 0 categories"):
+        interface.answer_content([], {}, config)
+    hostile = dataclasses.replace(config, short_instructions="<script>alert(1)</script>", full_instructions="")
+    assert interface.instructions(hostile) == "<p>&lt;script&gt;alert(1)&lt;/script&gt;</p>"
+
+
+def test_keypoints_become_the_components_submission_in_pixels() -> None:
+    config = keypoints_config()
+    interface = for_workflow(config.workflow).labelstudio()
+    labeling = interface.labeling_config(config)
+    assert 'value="left_eye"' in labeling and "KeyPointLabels" in labeling
+    assert "left_eye / right_eye" in interface.instructions(config)
+    line = {"source-ref": "s3://b/p.png", "annotations": [{"label": "nose", "x": 50, "y": 20}]}
+    predictions = interface.predictions(line, config, lambda: (200, 100))
+    assert predictions[0]["value"]["x"] == 25.0 and predictions[0]["value"]["y"] == 20.0
+    region = {**predictions[0], "value": {**predictions[0]["value"], "x": 30.0}}
+    content = interface.answer_content([region], line, config)
+    assert json.loads(content["updated_annotations"]) == [
+        {"name": "", "annotations": [{"label": "nose", "x": 60, "y": 20}]}
+    ]
+    assert json.loads(content["original_annotations"])[0]["annotations"] == [{"label": "nose", "x": 50, "y": 20}]
