@@ -28,7 +28,15 @@ def _local_mode() -> None:
 def _demo(args: argparse.Namespace) -> int:
     from groundcrew_local.demo import run_demo
 
-    result = run_demo(Path(args.out), sys.stdout, workflow=args.workflow, workforce=args.workforce)
+    if args.interactive:
+        if args.workforce != "labelstudio" or args.workflow == "pointcloud":
+            print("--interactive needs --workforce labelstudio (and images to label)", file=sys.stderr)
+            return 2
+        from groundcrew_local.labelstudio.interactive import run_interactive
+
+        result = run_interactive(Path(args.out), sys.stdout, workflow=args.workflow)
+    else:
+        result = run_demo(Path(args.out), sys.stdout, workflow=args.workflow, workforce=args.workforce)
     if not result.succeeded:
         print(f"\nthe pipeline did not complete (execution {result.execution_status})", file=sys.stderr)
         return 1
@@ -223,6 +231,12 @@ def main(argv: list[str] | None = None) -> int:
         default="groundtruth",
         help="who answers: a Ground Truth workteam, Mechanical Turk HITs (the stand-in of the sandbox), or "
         "annotators in a real Label Studio server started on 127.0.0.1",
+    )
+    demo.add_argument(
+        "--interactive",
+        action="store_true",
+        help="with --workforce labelstudio: you label the images in your browser instead of simulated annotators; "
+        "the server keeps running afterwards until Ctrl-C",
     )
     demo.set_defaults(run=_demo)
     invoke = commands.add_parser(

@@ -83,7 +83,7 @@ def run_demo(
     if workforce == "labelstudio":
         return _run_on_label_studio(on_label_studio(sample), out_dir, stream)
     with local_environment(workforce=sample.workforce()) as env:
-        return _run(env, sample, out_dir, stream)
+        return run_sample(env, sample, out_dir, stream)
 
 
 def _run_on_label_studio(sample: DemoSample, out_dir: Path, stream: TextIO) -> DemoResult:
@@ -94,7 +94,7 @@ def _run_on_label_studio(sample: DemoSample, out_dir: Path, stream: TextIO) -> D
     with server.start() as labelstudio:
         print(f"groundcrew demo: Label Studio {labelstudio.url} up (data in {labelstudio.data_dir})", file=stream)
         with local_environment(workforce=sample.workforce(), labelstudio=labelstudio) as env:
-            return _run(env, sample, out_dir, stream)
+            return run_sample(env, sample, out_dir, stream)
 
 
 def on_label_studio(sample: DemoSample) -> DemoSample:
@@ -128,7 +128,9 @@ def on_mechanical_turk(sample: DemoSample) -> DemoSample:
     return dataclasses.replace(sample, document=yaml.safe_dump(document, sort_keys=False).encode())
 
 
-def _run(env: LocalEnvironment, sample: DemoSample, out_dir: Path, stream: TextIO) -> DemoResult:
+def run_sample(
+    env: LocalEnvironment, sample: DemoSample, out_dir: Path, stream: TextIO, timeout: float = 120.0
+) -> DemoResult:
     s3 = env.s3
     bucket = env.data_bucket
     project = sample.project
@@ -154,7 +156,7 @@ def _run(env: LocalEnvironment, sample: DemoSample, out_dir: Path, stream: TextI
         print("FAILED: no batch was sealed; see the events above", file=stream)
         return DemoResult(False, out_dir, env.events(), "NOT_STARTED")
     batch_id = sealed[0]["detail"]["batch_id"]
-    execution = env.wait_for_execution(batch_id)
+    execution = env.wait_for_execution(batch_id, timeout=timeout)
     events = env.events()
 
     run_dir = out_dir / f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{batch_id}"

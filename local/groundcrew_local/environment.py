@@ -9,6 +9,7 @@ Used by the demo, `groundcrew invoke` and the end-to-end tests:
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -161,10 +162,12 @@ def local_environment(
     parameters: dict[str, str] | None = None,
     mturk_balance: str = SANDBOX_BALANCE,
     labelstudio: LabelStudioServer | None = None,
+    wait_cap_seconds: float = 0.0,
 ) -> Iterator[LocalEnvironment]:
     """The stack in moto with the workforces' stand-ins answered by `workforce`; `mturk_balance` is the sandbox's.
-    With a Label Studio server, the stack is deployed against it and `workforce` annotates in it as its users."""
-    install_local_patches(wait_cap_seconds=0.0)
+    With a Label Studio server, the stack is deployed against it and `workforce` annotates in it as its users.
+    `wait_cap_seconds`: how long Wait states really wait (0: not at all; a person labeling needs polls to pause)."""
+    install_local_patches(wait_cap_seconds=wait_cap_seconds)
     with mock_aws(config=MOCK_CONFIG), _labelstudio_wiring(labelstudio) as wiring:
         stack_parameters = {**LOCAL_PARAMETERS, **wiring.parameters, **(parameters or {})}
         stack = deploy_local_stack(TEMPLATE, parameters=stack_parameters, region=REGION)
@@ -213,6 +216,7 @@ def _labelstudio_wiring(server: LabelStudioServer | None) -> Iterator[_LabelStud
     secret = boto3.client("secretsmanager", region_name=REGION).create_secret(
         Name="groundcrew-local/labelstudio-token", SecretString=server.token
     )
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per image request
     s3_server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     s3_server.start()
     host, port = s3_server.get_host_and_port()

@@ -6,12 +6,15 @@ from __future__ import annotations
 import io
 import json
 import socket
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+import urllib3
 import yaml
 
 from groundcrew.workforces.labelstudio.client import LabelStudioClient
@@ -128,6 +131,17 @@ def test_label_studio_labels_the_batch_like_a_ground_truth_job(labelstudio_serve
         assert all(len(task["annotations"]) == 2 and task["overlap"] == 2 for task in tasks)
         assert all(task["data"]["image"] and task["meta"]["groundcrew_item"].startswith("s3://") for task in tasks)
         assert client(labelstudio_server).get(f"/api/projects/{project}/")["title"].startswith("closed ")
+        # What an annotator's browser is shown: Label Studio's resolve link redirects to a presigned URL of the
+        # bucket (served on 127.0.0.1 in local mode), which returns the very object.
+        http = urllib3.PoolManager()
+        shown = http.request(
+            "GET",
+            labelstudio_server.url + tasks[0]["data"]["image"],
+            headers={"Authorization": f"Token {labelstudio_server.token}"},
+            redirect=False,
+        )
+        assert shown.status == 303 and "X-Amz-Signature=" in shown.headers["Location"]
+        assert http.request("GET", shown.headers["Location"]).data == read(env, tasks[0]["meta"]["groundcrew_item"])
         validate_events(env.events())
 
 
@@ -248,3 +262,53 @@ def test_unknown_choices_and_second_annotations_are_rejected_with_reasons(
         assert "names unknown label 'hexagon'" in ledger
         assert "second answer of the same worker" in ledger
         validate_events(env.events())
+
+
+def test_a_person_labels_the_demo_in_label_studio_and_the_pipeline_consolidates_it(
+    labelstudio_server: LabelStudioServer, tmp_path: Path
+) -> None:
+    """--interactive, with this test as the person: it waits for the project, then labels every task through the
+    same API the browser uses, as the logged-in admin."""
+    from groundcrew_local.labelstudio.interactive import run_interactive
+    from groundcrew_local.labelstudio.team import image_uri
+
+    ls = client(labelstudio_server)
+    before = {int(p["id"]) for p in ls.get("/api/projects/", page_size=1000)["results"]}
+    outcome: list[Any] = []
+    held: list[str] = []
+    runner = threading.Thread(
+        target=lambda: outcome.append(
+            run_interactive(
+                tmp_path,
+                io.StringIO(),
+                running=labelstudio_server,
+                labeling_seconds=120,
+                hold=lambda server, stream: held.append(server.url),
+            )
+        )
+    )
+    runner.start()
+    key = sample_answer_key()
+    me = next(u for u in ls.get("/api/users/") if u["email"] == labelstudio_server.admin_email)["id"]
+    labeled: set[int] = set()
+    deadline = time.monotonic() + 120
+    while runner.is_alive() and time.monotonic() < deadline:
+        for project in ls.get("/api/projects/", page_size=1000)["results"]:
+            if int(project["id"]) in before:
+                continue
+            for task in ls.tasks(int(project["id"])):
+                if int(task["id"]) in labeled:
+                    continue
+                label = key[image_uri(task["data"]["image"]).rsplit("/", 1)[-1]]
+                choice = {"type": "choices", "from_name": "category", "to_name": "image"}
+                body = {"result": [{**choice, "value": {"choices": [label]}}], "completed_by": me, "lead_time": 3.5}
+                ls.post(f"/api/tasks/{task['id']}/annotations/", body)
+                labeled.add(int(task["id"]))
+        time.sleep(0.5)
+    runner.join(timeout=30)
+    (result,) = outcome
+    assert result.succeeded, result.execution_status
+    assert held == [labelstudio_server.url]  # the server is left running for the person
+    lines = [json.loads(x) for x in (result.run_dir / "output.manifest").read_text().splitlines()]
+    assert all(line["shapes"]["label"] == key[line["source-ref"].rsplit("/", 1)[-1]] for line in lines)
+    assert len(labeled) == len(lines) + 3  # and the gold items
