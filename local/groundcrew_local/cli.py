@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -45,11 +46,13 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _invoke(args: argparse.Namespace) -> int:
     from groundcrew_local.environment import local_environment
-    from groundcrew_local.invoke import invoke_function, seed_sample_world
+    from groundcrew_local.invoke import invoke_function, needs_labelstudio, seed_sample_world
+    from groundcrew_local.labelstudio import server
     from groundcrew_local.stack import LambdaInvokeError
 
     event = json.loads(Path(args.event_file).read_text(encoding="utf-8"))
-    with local_environment() as env:
+    labelstudio = server.start() if needs_labelstudio(args.function) else contextlib.nullcontext()
+    with labelstudio as running, local_environment(labelstudio=running) as env:
         if not args.no_seed:
             seed_sample_world(env)
         try:

@@ -2,6 +2,7 @@
 
 The offline equivalent of `sam local invoke` (which needs Docker). The sample world the files of events/ refer to
 is seeded first: the `shapes` project, its images, and one finished sample labeling job whose round is decided.
+The Label Studio functions get a real local Label Studio server, where the same round is posted and answered.
 """
 
 from __future__ import annotations
@@ -88,6 +89,10 @@ def seed_sample_world(env: LocalEnvironment) -> None:
     env.stack.invoke("DecideRoundFunction", {"state": state, "round_failed": False})
     # The same round posted as Mechanical Turk HITs, which the TrackHits and CleanUpHits samples work on.
     env.stack.invoke("LaunchHitsFunction", {"batch": batch, "job": {**job, "workforce": "mturk"}})
+    if env.labelstudio is not None:
+        # And as Label Studio tasks, answered by the simulated annotators, for the Label Studio samples.
+        env.stack.invoke("LaunchLabelStudioFunction", {"batch": batch, "job": {**job, "workforce": "labelstudio"}})
+        env.labelstudio.work(60.0)
 
 
 SAMPLE_LIDAR_BATCH = "lidar-20261121t120000-d4e5f6"
@@ -132,6 +137,16 @@ def _seed_sample_import(env: LocalEnvironment) -> None:
     items = [json.loads(line) for line in body.splitlines() if line]
     batch_input = {**ref, "job_name": planned["job_name"], "created": planned["created"]}
     env.stack.invoke("ConvertImportBatchFunction", {"Items": items, "BatchInput": batch_input})
+
+
+LABEL_STUDIO_FUNCTIONS = frozenset(
+    {"launch_labelstudio", "track_labelstudio", "close_labelstudio"}
+    | {"LaunchLabelStudioFunction", "TrackLabelStudioFunction", "CloseLabelStudioFunction"}
+)
+
+
+def needs_labelstudio(function: str) -> bool:
+    return function in LABEL_STUDIO_FUNCTIONS
 
 
 def invoke_function(env: LocalEnvironment, function: str, event: Any) -> Any:

@@ -10,7 +10,7 @@ import pytest
 from moto.sts.models import sts_backends
 
 from groundcrew_local.environment import local_environment
-from groundcrew_local.invoke import invoke_function, seed_sample_world
+from groundcrew_local.invoke import invoke_function, needs_labelstudio, seed_sample_world
 from groundcrew_local.stack import LambdaInvokeError
 
 pytestmark = pytest.mark.e2e
@@ -35,6 +35,9 @@ FUNCTION_BY_PREFIX = {
     "launch-hits-": "launch_hits",
     "track-hits-": "track_hits",
     "clean-up-hits-": "clean_up_hits",
+    "launch-labelstudio-": "launch_labelstudio",
+    "track-labelstudio-": "track_labelstudio",
+    "close-labelstudio-": "close_labelstudio",
 }
 EXPECTED_ERRORS = {"pre-annotation-missing-source-ref.json": "DataObjectError"}
 
@@ -49,9 +52,10 @@ def test_every_function_has_a_sample_event() -> None:
 
 
 @pytest.mark.parametrize("path", sorted(EVENTS.glob("*.json")), ids=lambda p: p.name)
-def test_sample_event(path: Path) -> None:
+def test_sample_event(path: Path, request: pytest.FixtureRequest) -> None:
     event = json.loads(path.read_text(encoding="utf-8"))
-    with local_environment() as env:
+    labelstudio = request.getfixturevalue("labelstudio_server") if needs_labelstudio(function_for(path)) else None
+    with local_environment(labelstudio=labelstudio) as env:
         seed_sample_world(env)
         seeded = len(env.events())
         if path.name in EXPECTED_ERRORS:
@@ -114,6 +118,13 @@ def check_result(name: str, result: Any, events: list[dict[str, Any]], execution
         assert kinds[0] == "Annotations Imported"
         assert [e["status"] for e in executions] == ["SUCCEEDED"]  # the started batch: a trial, then the rest
         assert "Trial Batch Checked" in kinds and "Labeling Job Completed" in kinds
+    if name == "launch-labelstudio-prepared.json":
+        assert (result["tasks"], result["failed"]) == (12, 0)  # the seeded round's tasks, found again
+    if name == "track-labelstudio-poll.json":
+        assert (result["status"], result["counters"]["TotalLabeled"]) == ("Completed", 12)
+        assert "Annotations Consolidated" in kinds
+    if name == "close-labelstudio-done.json":
+        assert result == {"closed": 1, "unstarted_tasks_deleted": 0, "problems": []}
     if name.startswith("publish-outcome-"):
         assert kinds == [result["detail_type"]]
 
