@@ -54,7 +54,7 @@ validate: $(SAM_VENV)/.installed
 build: $(SAM_VENV)/.installed
 	$(SAM_VENV)/bin/sam build
 
-benchmark: $(VENV)/.installed
+benchmark: $(VENV)/.installed $(LS_VENV)/.installed
 	$(VENV)/bin/python benchmarks/manifest_building.py
 	$(VENV)/bin/python benchmarks/handler_import_time.py
 	$(VENV)/bin/python benchmarks/dawid_skene.py
@@ -62,6 +62,7 @@ benchmark: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/import_scale.py 2000
 	$(VENV)/bin/python benchmarks/point_cloud_conversion.py
 	$(VENV)/bin/python benchmarks/point_cloud_sequence_memory.py
+	$(VENV)/bin/python benchmarks/labelstudio_throughput.py
 
 clean:
 	rm -rf .aws-sam runs .pytest_cache .mypy_cache .ruff_cache

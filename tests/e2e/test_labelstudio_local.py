@@ -16,7 +16,9 @@ import boto3
 import pytest
 import urllib3
 import yaml
+from PIL import Image
 
+from groundcrew.projects import Project
 from groundcrew.workforces.labelstudio.client import LabelStudioClient
 from groundcrew_local.demo import run_demo
 from groundcrew_local.environment import (
@@ -33,6 +35,12 @@ from groundcrew_local.workforce import SimulatedWorker, SimulatedWorkforce
 
 pytestmark = pytest.mark.e2e
 IMAGES = [p for p in sample_images() if p.suffix in {".png", ".jpg"}]
+
+
+def blank_jpeg(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (90, 120, 150)).save(buffer, format="JPEG")
+    return buffer.getvalue()
 
 
 def labelstudio_project(**changes: Any) -> bytes:
@@ -312,3 +320,51 @@ def test_a_person_labels_the_demo_in_label_studio_and_the_pipeline_consolidates_
     lines = [json.loads(x) for x in (result.run_dir / "output.manifest").read_text().splitlines()]
     assert all(line["shapes"]["label"] == key[line["source-ref"].rsplit("/", 1)[-1]] for line in lines)
     assert len(labeled) == len(lines) + 3  # and the gold items
+
+
+def test_boxes_from_another_tool_are_adjusted_in_label_studio_and_written_as_ground_truth_would(
+    labelstudio_server: LabelStudioServer, corpus: Path
+) -> None:
+    """VOC boxes imported, shown as predictions, corrected by one annotator where they were wrong, and written in
+    Ground Truth's bounding-box output format (with adjustment-status) for Decide, Finalize and the COCO export."""
+    project = "voc-boxes"
+    document = {
+        "name": project,
+        "workflow": "bounding-box-adjustment",
+        "labels": ["cat", "person", "train"],
+        "adjustment": {"format": "voc", "images_prefix": f"images/{project}/"},
+        "task": {"title": "Correct the boxes", "description": "Fix what the other tool got wrong"},
+        "workforce": {"kind": "labelstudio"},
+    }
+    drawn = {"label": "person", "left": 10, "top": 20, "width": 100, "height": 200}
+    fixer = SimulatedWorkforce([SimulatedWorker("fixer", accuracy=1.0)], answer_key={"000002.jpg": [drawn]}, seed=3)
+    with local_environment(workforce=fixer, labelstudio=labelstudio_server) as env:
+        bucket = env.data_bucket
+        env.s3.put_object(Bucket=bucket, Key=f"projects/{project}.yaml", Body=yaml.safe_dump(document).encode())
+        for name, size in (("2007_000001.jpg", (20, 10)), ("000002.jpg", (335, 500))):
+            env.s3.put_object(Bucket=bucket, Key=f"images/{project}/{name}", Body=blank_jpeg(*size))
+        for name in ("voc_datumaro_test_2007_000001.xml", "voc2007_000002_mmdetection_test.xml"):
+            body = (corpus / "external-annotations" / name).read_bytes()
+            env.s3.put_object(Bucket=bucket, Key=f"imports/{project}/drop-1/{name}", Body=body)
+        env.s3.put_object(Bucket=bucket, Key=f"imports/{project}/drop-1/_SEAL", Body=b"")
+        executions = env.wait_for_all_executions(timeout=300)
+        assert all(e["status"] == "SUCCEEDED" for e in executions), executions
+
+        (completed,) = env.events_of("Labeling Job Completed")
+        lines = {
+            line["source-ref"].rsplit("/", 1)[-1]: line
+            for line in map(json.loads, read(env, completed["detail"]["output_manifest_uri"]).decode().splitlines())
+        }
+        attribute = Project.model_validate(document).attribute_name
+        fixed, kept = lines["000002.jpg"], lines["2007_000001.jpg"]
+        assert fixed[f"{attribute}-metadata"]["adjustment-status"] == "adjusted"
+        ((box,),) = [fixed[attribute]["annotations"]]
+        assert box["class_id"] == 1 and abs(box["left"] - 10) <= 1 and abs(box["height"] - 200) <= 2
+        assert fixed[f"{attribute}-metadata"]["class-map"] == {"0": "cat", "1": "person", "2": "train"}
+        assert kept[f"{attribute}-metadata"]["adjustment-status"] == "unadjusted"
+        imported = kept["imported"]["annotations"]
+        assert [(b["left"], b["top"], b["width"], b["height"]) for b in kept[attribute]["annotations"]] == [
+            (round(b["left"]), round(b["top"]), round(b["width"]), round(b["height"])) for b in imported
+        ]
+        assert completed["detail"]["coco_uri"]
+        validate_events(env.events())

@@ -203,13 +203,13 @@ AWKWARD_LABELS = ('say "cheese"', "R&D <lab>", "naïve café", "$5 bill")
 def test_the_real_server_accepts_the_generated_labeling_configs(labelstudio_server: LabelStudioServer) -> None:
     server = LabelStudioClient(labelstudio_server.url, labelstudio_server.token)
     for config in (classification_config(AWKWARD_LABELS), keypoints_config()):
-        interface = for_workflow(config.workflow).labelstudio()
+        interface = for_workflow(config.workflow).labelstudio(config.workflow)
         server.post("/api/projects/validate/", {"label_config": interface.labeling_config(config)})
 
 
 def test_a_choice_is_read_as_the_classifier_answer_and_escaped_labels_survive() -> None:
     config = classification_config(AWKWARD_LABELS)
-    interface = for_workflow(config.workflow).labelstudio()
+    interface = for_workflow(config.workflow).labelstudio(config.workflow)
     assert 'value="R&amp;D &lt;lab&gt;"' in interface.labeling_config(config)
     result = [{"type": "choices", "from_name": "category", "to_name": "image", "value": {"choices": ["R&D <lab>"]}}]
     assert interface.answer_content(result, {}, config) == {"category": {"label": "R&D <lab>"}}
@@ -221,7 +221,7 @@ def test_a_choice_is_read_as_the_classifier_answer_and_escaped_labels_survive() 
 
 def test_keypoints_become_the_components_submission_in_pixels() -> None:
     config = keypoints_config()
-    interface = for_workflow(config.workflow).labelstudio()
+    interface = for_workflow(config.workflow).labelstudio(config.workflow)
     labeling = interface.labeling_config(config)
     assert 'value="left_eye"' in labeling and "KeyPointLabels" in labeling
     assert "left_eye / right_eye" in interface.instructions(config)
@@ -234,3 +234,71 @@ def test_keypoints_become_the_components_submission_in_pixels() -> None:
         {"name": "", "annotations": [{"label": "nose", "x": 60, "y": 20}]}
     ]
     assert json.loads(content["original_annotations"])[0]["annotations"] == [{"label": "nose", "x": 50, "y": 20}]
+
+
+def boxes_config() -> TaskConfig:
+    document = {
+        "name": "voc-boxes",
+        "workflow": "bounding-box-adjustment",
+        "labels": ["cat", "person"],
+        "adjustment": {"format": "voc", "images_prefix": "images/voc-boxes/"},
+        "task": {"title": "Correct the boxes", "description": "Fix them"},
+        "workforce": {"kind": "labelstudio"},
+    }
+    return TaskConfig.for_project(Project.model_validate(document), "b1")
+
+
+BOX_LINE = {
+    "source-ref": "s3://b/images/voc-boxes/a.jpg",
+    "imported": {
+        "image_size": [{"width": 200, "height": 100, "depth": 3}],
+        "annotations": [{"class_id": 0, "left": 20, "top": 10, "width": 50, "height": 40}],
+    },
+    "imported-metadata": {"class-map": {"0": "person"}, "type": "groundtruth/object-detection"},
+}
+
+
+def test_imported_boxes_are_predictions_and_corrections_are_ground_truths_box_output() -> None:
+    config = boxes_config()
+    assert config.source_attribute == "imported"
+    interface = for_workflow(config.workflow).labelstudio(config.workflow)
+    assert not interface.own_consolidation
+    (region,) = interface.predictions(BOX_LINE, config, lambda: pytest.fail("the line has the image size"))
+    assert region["value"] == {
+        "x": 10.0, "y": 10.0, "width": 25.0, "height": 40.0, "rotation": 0, "rectanglelabels": ["person"],
+    }  # fmt: skip
+    unchanged = interface.answer_content([region], BOX_LINE, config)
+    fields = interface.output_fields(unchanged, BOX_LINE, config, "voc-boxes", {"job-name": "j"})
+    assert fields["voc-boxes"]["annotations"] == [{"class_id": 1, "left": 20, "top": 10, "width": 50, "height": 40}]
+    assert fields["voc-boxes-metadata"]["adjustment-status"] == "unadjusted"  # class ids follow the project's labels
+    moved = {**region, "value": {**region["value"], "x": 12.5}}
+    content = interface.answer_content([moved], BOX_LINE, config)
+    assert (
+        interface.output_fields(content, BOX_LINE, config, "voc-boxes", {})["voc-boxes-metadata"]["adjustment-status"]
+        == "adjusted"
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [({"rectanglelabels": ["dog"]}, "each box takes one of"), ({"rotation": 30}, "is rotated")],
+)
+def test_boxes_ground_truth_cannot_hold_are_rejected_with_the_reason(change: dict[str, Any], reason: str) -> None:
+    config = boxes_config()
+    interface = for_workflow(config.workflow).labelstudio(config.workflow)
+    (region,) = interface.predictions(BOX_LINE, config, lambda: (200, 100))
+    with pytest.raises(AnswerError, match=reason):
+        interface.answer_content([{**region, "value": {**region["value"], **change}}], BOX_LINE, config)
+
+
+def test_segmentation_adjustment_is_refused_for_label_studio_for_now() -> None:
+    project_document = {
+        "name": "scenes",
+        "workflow": "semantic-segmentation-adjustment",
+        "labels": ["road", "car"],
+        "adjustment": {"format": "coco", "images_prefix": "images/scenes/"},
+        "task": {"title": "Correct the masks", "description": "Fix them"},
+        "workforce": {"kind": "labelstudio"},
+    }
+    with pytest.raises(ValidationError, match="not offered on Label Studio yet"):
+        Project.model_validate(project_document)

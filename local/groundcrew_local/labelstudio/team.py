@@ -29,6 +29,7 @@ from groundcrew_local.workforce import (
     TaskContext,
     WorkerAnswer,
     answer_2d_skeleton,
+    answer_bounding_box,
     answer_image_classifier,
 )
 
@@ -47,7 +48,12 @@ class Interface:
 
 def read_interface(label_config: str) -> Interface | None:
     root = ET.fromstring(label_config)
-    for tag, kind, child in (("Choices", "choices", "Choice"), ("KeyPointLabels", "keypointlabels", "Label")):
+    controls = (
+        ("Choices", "choices", "Choice"),
+        ("KeyPointLabels", "keypointlabels", "Label"),
+        ("RectangleLabels", "rectanglelabels", "Label"),
+    )
+    for tag, kind, child in controls:
         control = root.find(f".//{tag}")
         if control is not None:
             values = tuple(str(c.get("value")) for c in control.iter(child))
@@ -121,6 +127,8 @@ class LabelStudioTeam:
             choice = answer_image_classifier(element, context)["label"]
             return {"result": [_choice(interface, choice)]}
         width, height = _image_size(image)
+        if interface.kind == "rectanglelabels":
+            return {"result": self._boxes(context, task, interface, width, height)}
         start = _predicted_points(task, width, height)
         classes = [{"label": value} for value in interface.values]
         attributes = {"keypointclasses": json.dumps(classes), "imgsrc": image}
@@ -129,6 +137,44 @@ class LabelStudioTeam:
         submitted = answer_2d_skeleton(CrowdElement("crowd-2d-skeleton", attributes), context)
         points = json.loads(submitted["updated_annotations"])[0]["annotations"]
         return {"result": [_keypoint(interface, p, width, height, i) for i, p in enumerate(points)]}
+
+    def _boxes(
+        self, context: TaskContext, task: dict[str, Any], interface: Interface, width: int, height: int
+    ) -> list[dict[str, Any]]:
+        """crowd-bounding-box's behaviour on the predicted boxes (fixing them toward the answer key, if any)."""
+        start = [
+            {
+                "label": r["value"]["rectanglelabels"][0],
+                "left": float(r["value"]["x"]) * width / 100.0,
+                "top": float(r["value"]["y"]) * height / 100.0,
+                "width": float(r["value"]["width"]) * width / 100.0,
+                "height": float(r["value"]["height"]) * height / 100.0,
+            }
+            for prediction in (task.get("predictions") or [])[:1]
+            for r in prediction.get("result") or []
+            if r.get("type") == "rectanglelabels"
+        ]
+        attributes = {"labels": json.dumps(list(interface.values)), "initial-value": json.dumps(start)}
+        drawn = answer_bounding_box(CrowdElement("crowd-bounding-box", attributes), context)["boundingBoxes"]
+        return [
+            {
+                "id": f"w{index}",
+                "type": "rectanglelabels",
+                "from_name": interface.control,
+                "to_name": "image",
+                "original_width": width,
+                "original_height": height,
+                "value": {
+                    "x": 100.0 * box["left"] / width,
+                    "y": 100.0 * box["top"] / height,
+                    "width": 100.0 * box["width"] / width,
+                    "height": 100.0 * box["height"] / height,
+                    "rotation": 0,
+                    "rectanglelabels": [box["label"]],
+                },
+            }
+            for index, box in enumerate(drawn)
+        ]
 
     def _post(self, task: dict[str, Any], answer: WorkerAnswer, name: str) -> None:
         try:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from groundcrew.core.preflight import Finding, PreflightReport
     from groundcrew.core.records import BatchRef, ExecutionState, ImportRef
     from groundcrew.core.s3_locations import S3Location
+    from groundcrew.core.vocabulary import Workflow
     from groundcrew.intake.rules import Decision, IncomingObject
     from groundcrew.projects import Project
     from groundcrew.workforces.ground_truth.consolidation import JobContext, PayloadItem
@@ -45,7 +46,10 @@ class NotOnLabelStudio(ValueError):
 class LabelStudioInterface(Protocol):
     """How a workflow's items are labeled in Label Studio: its labeling config, each task's data and
     pre-annotations (predictions), and how an annotation's `result` becomes the answer our consolidation reads
-    (the same content the workflow's own worker page submits)."""
+    (the same content the workflow's own worker page submits), or, for workflows whose labels Ground Truth's
+    built-in task types consolidate, the output line's label itself (`own_consolidation` False)."""
+
+    own_consolidation: bool
 
     def labeling_config(self, config: TaskConfig) -> str:
         """The project's labeling config (Label Studio's XML); the task data names the image `$image`."""
@@ -64,6 +68,13 @@ class LabelStudioInterface(Protocol):
 
     def answer_content(self, results: list[dict[str, Any]], line: dict[str, Any], config: TaskConfig) -> Any:
         """An annotation's `result` as the submission the workflow's page would have sent (AnswerError if none)."""
+        ...
+
+    def output_fields(
+        self, content: Any, line: dict[str, Any], config: TaskConfig, attribute: str, metadata: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Without our consolidation: the output line's label and its metadata (`metadata` holds the job-name and
+        creation-date) from the one answer of an item, in Ground Truth's built-in output format."""
         ...
 
 
@@ -173,7 +184,7 @@ class WorkflowPlugin(Protocol):
         """Ground Truth's worker UI (HumanTaskUiArn) when the workflow uses one instead of our page."""
         ...
 
-    def labelstudio(self) -> LabelStudioInterface:
+    def labelstudio(self, workflow: Workflow) -> LabelStudioInterface:
         """How Label Studio labels this workflow's items (NotOnLabelStudio when it cannot)."""
         ...
 
@@ -236,8 +247,8 @@ class ImageWorkflow:
     def worker_ui_arn(self, project: Project, region: str, partition: str) -> str | None:
         return None
 
-    def labelstudio(self) -> LabelStudioInterface:
-        raise NotOnLabelStudio("this workflow has no Label Studio labeling interface yet")
+    def labelstudio(self, workflow: Workflow) -> LabelStudioInterface:
+        raise NotOnLabelStudio(f"{workflow.value} has no Label Studio labeling interface yet")
 
 
 class BuiltInTaskPath:

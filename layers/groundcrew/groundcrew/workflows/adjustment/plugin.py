@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from groundcrew.core.vocabulary import Workflow
-from groundcrew.workflows.plugin import BuiltInTaskPath, ImageWorkflow, WorkerTask
+from groundcrew.workflows.plugin import BuiltInTaskPath, ImageWorkflow, NotOnLabelStudio, WorkerTask
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from groundcrew.core.s3_locations import S3Location
     from groundcrew.intake.rules import Decision
     from groundcrew.projects import Project
-    from groundcrew.workflows.plugin import BatchSteps
+    from groundcrew.workflows.plugin import BatchSteps, LabelStudioInterface
     from groundcrew.workforces.ground_truth.jobs import JobResources
 
 
@@ -106,6 +106,13 @@ class AdjustmentPlugin(BuiltInTaskPath, ImageWorkflow):
         from groundcrew.workflows.adjustment import tasks
 
         return tasks.built_in_lambdas(project.workflow, region, partition)
+
+    def labelstudio(self, workflow: Workflow) -> LabelStudioInterface:
+        if workflow is not Workflow.BOUNDING_BOX_ADJUSTMENT:
+            raise NotOnLabelStudio(f"{workflow.value} is not offered on Label Studio yet")
+        from groundcrew.workflows.adjustment.labelstudio import BoxesInLabelStudio
+
+        return BoxesInLabelStudio()
 
     def decide_round(self, steps: BatchSteps, *, round_failed: bool) -> dict[str, Any]:
         from groundcrew.workflows.adjustment import batches

@@ -12,6 +12,8 @@ from groundcrew.workforces.ground_truth.task_config import TaskConfig
 
 
 class ClassificationInLabelStudio:
+    own_consolidation = True  # answers go through our consolidation, like the page\'s
+
     def labeling_config(self, config: TaskConfig) -> str:
         choices = "".join(f"\n    <Choice value={attribute(label)}/>" for label in config.labels)
         return (
@@ -43,3 +45,8 @@ class ClassificationInLabelStudio:
         if len(chosen) != 1 or not isinstance(chosen[0], str):
             raise AnswerError(f"the annotation chose {len(chosen)} categories; the task asks for exactly one")
         return {ELEMENT_NAME: {"label": chosen[0]}}
+
+    def output_fields(
+        self, content: Any, line: dict[str, Any], config: TaskConfig, attribute: str, metadata: dict[str, Any]
+    ) -> dict[str, Any]:
+        raise NotImplementedError("these answers are consolidated by groundcrew's consolidation")

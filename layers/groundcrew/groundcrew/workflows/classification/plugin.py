@@ -42,7 +42,7 @@ class ClassificationPlugin(ImageWorkflow):
 
         return WorkerTask(task.ui_template(), label_categories_document(project.labels))
 
-    def labelstudio(self) -> LabelStudioInterface:
+    def labelstudio(self, workflow: Workflow) -> LabelStudioInterface:
         from groundcrew.workflows.classification.labelstudio import ClassificationInLabelStudio
 
         return ClassificationInLabelStudio()

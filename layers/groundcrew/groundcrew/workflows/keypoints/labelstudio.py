@@ -29,6 +29,8 @@ def _rig(config: TaskConfig) -> Rig:
 
 
 class KeypointsInLabelStudio:
+    own_consolidation = True  # answers go through our consolidation, like the page\'s
+
     def labeling_config(self, config: TaskConfig) -> str:
         rig = _rig(config)
         labels = "".join(
@@ -107,3 +109,8 @@ class KeypointsInLabelStudio:
             "image_name": source.rsplit("/", 1)[-1],
             "no_changes_needed": "false",
         }
+
+    def output_fields(
+        self, content: Any, line: dict[str, Any], config: TaskConfig, attribute: str, metadata: dict[str, Any]
+    ) -> dict[str, Any]:
+        raise NotImplementedError("these answers are consolidated by groundcrew's consolidation")

@@ -62,7 +62,7 @@ class KeypointsPlugin(ImageWorkflow):
         rig = rigs.load_rig(s3, bucket, options.rig)
         return WorkerTask(task.ui_template(rig, url), label_categories_document(rig.names), rig_to_dict(rig))
 
-    def labelstudio(self) -> LabelStudioInterface:
+    def labelstudio(self, workflow: Workflow) -> LabelStudioInterface:
         from groundcrew.workflows.keypoints.labelstudio import KeypointsInLabelStudio
 
         return KeypointsInLabelStudio()

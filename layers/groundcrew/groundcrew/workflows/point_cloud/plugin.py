@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from groundcrew.core.preflight import Finding, PreflightReport
     from groundcrew.core.records import BatchRef, ImportRef
     from groundcrew.core.s3_locations import S3Location
+    from groundcrew.core.vocabulary import Workflow
     from groundcrew.intake.rules import Decision, IncomingObject
     from groundcrew.projects import Project
     from groundcrew.workflows.plugin import BatchSteps, LabelStudioInterface
@@ -123,7 +124,7 @@ class PointCloudPlugin(BuiltInTaskPath):
     def worker_ui_arn(self, project: Project, region: str, partition: str) -> str | None:
         return tasks.task_for(project.workflow).ui_arn(region, partition)
 
-    def labelstudio(self) -> LabelStudioInterface:
+    def labelstudio(self, workflow: Workflow) -> LabelStudioInterface:
         raise NotOnLabelStudio(
             "Label Studio has no 3D point cloud tools; label point clouds with workforce kind groundtruth "
             "(a private or vendor workteam)"

@@ -6,7 +6,7 @@ unchanged, whoever labeled.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -77,6 +77,37 @@ def write_round_output(
     location = folder.child("manifests", "output", "output.manifest")
     manifests.write_manifest(s3, location, _output_lines(job, items, labels, moment))
     return location, len(labels)
+
+
+def write_answered_output(
+    s3: S3Client,
+    batch: BatchRef,
+    job: PreparedJob,
+    items: Sequence[RoundItem],
+    moment: datetime,
+    label: Callable[[RoundItem, dict[str, Any]], dict[str, Any]],
+) -> tuple[S3Location, int]:
+    """A round of a built-in task type (one answer per item is its label): the worker responses and the output
+    manifest, each answered item's line with what `label(item, metadata)` gives, the rest unchanged."""
+    folder = job_folder(batch.bucket, job.name)
+    answered = [item for item in items if item.answers]
+    _write_worker_responses(s3, folder, answered)
+    creation_date = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    metadata = {"job-name": job.name.lower(), "creation-date": creation_date}
+    labeled = 0
+
+    def lines() -> Iterator[dict[str, Any]]:
+        nonlocal labeled
+        for item in items:
+            if item.answers:
+                labeled += 1
+                yield {**item.line, **label(item, metadata)}
+            else:
+                yield item.line
+
+    location = folder.child("manifests", "output", "output.manifest")
+    manifests.write_manifest(s3, location, lines())
+    return location, labeled
 
 
 def _write_worker_responses(s3: S3Client, folder: S3Location, answered: list[RoundItem]) -> None:

@@ -41,6 +41,7 @@ class TaskConfig:
     round: int = 1
     carried_answers_uri: str | None = None  # earlier rounds' answers of this job's items
     rig: dict[str, Any] | None = None  # keypoints: the rig as plain data (poses.rig_from_dict)
+    source_attribute: str | None = None  # adjustments: the line attribute holding the imported labels
 
     @classmethod
     def for_project(
@@ -66,6 +67,7 @@ class TaskConfig:
             round=round_number,
             carried_answers_uri=carried_answers_uri,
             rig=rig,
+            source_attribute=project.imported_attribute_name,
         )
 
     def to_json(self) -> bytes:
@@ -87,6 +89,7 @@ class TaskConfig:
             round=int(raw.get("round", 1)),
             carried_answers_uri=raw.get("carried_answers_uri"),
             rig=raw.get("rig"),
+            source_attribute=raw.get("source_attribute"),
         )
 
 

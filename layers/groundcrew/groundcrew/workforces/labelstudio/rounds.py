@@ -45,7 +45,7 @@ from groundcrew.core.records import BatchRef, PreparedJob
 from groundcrew.core.s3_locations import S3Location, put_object
 from groundcrew.projects import LabelStudioSettings, load_project
 from groundcrew.workflows.registry import for_workflow
-from groundcrew.workforces.ground_truth.round_output import RoundItem, write_round_output
+from groundcrew.workforces.ground_truth.round_output import RoundItem, write_answered_output, write_round_output
 from groundcrew.workforces.ground_truth.task_config import TaskConfig, TaskConfigReader, job_folder
 from groundcrew.workforces.labelstudio.client import LabelStudioClient, LabelStudioNotFound
 
@@ -105,7 +105,7 @@ def launch_round(
     project = load_project(s3, batch.bucket, batch.project)
     settings = project.workforce.labelstudio_settings
     config = TaskConfigReader(s3, batch.bucket).read(job.name)
-    interface = for_workflow(config.workflow).labelstudio()
+    interface = for_workflow(config.workflow).labelstudio(config.workflow)
     wanted = int(job.request["HumanTaskConfig"]["NumberOfHumanWorkersPerDataObject"])
     lines = [line.data for line in manifests.read_manifest(s3, S3Location.parse(job.manifest_uri))]
     project_id = _batch_project(s3, client, batch, config, interface, settings, wanted)
@@ -114,8 +114,8 @@ def launch_round(
     new = _task_documents(s3, items, tasks, config, interface)
     for start in range(0, len(new), IMPORT_CHUNK):
         client.post(f"/api/projects/{project_id}/import", new[start : start + IMPORT_CHUNK])
-    if new:
-        tasks = {_line_of(task): task for task in client.tasks(project_id)}
+    if new:  # the new tasks' ids (they have no annotations yet: the lighter listing will do)
+        tasks = {_line_of(task): task for task in client.tasks(project_id, with_annotations=False)} | tasks
     for item in (item for item in items if item.failure is None):
         _ask(client, item, tasks.get(line_digest(item.line)))
     _write_ledger(s3, batch, job, items)
@@ -280,7 +280,7 @@ def track_round(
     project = load_project(s3, batch.bucket, batch.project)
     settings = project.workforce.labelstudio_settings
     config = TaskConfigReader(s3, batch.bucket).read(job.name)
-    interface = for_workflow(config.workflow).labelstudio()
+    interface = for_workflow(config.workflow).labelstudio(config.workflow)
     items = _read_ledger(s3, batch, job)
     project_id = _read_project_id(s3, batch)
     moment = datetime.fromtimestamp(now, UTC) if now is not None else datetime.now(UTC)
@@ -331,8 +331,7 @@ def _tracking(
         )
     output: str | None = None
     if status == "Completed":
-        round_items = [RoundItem(item.id, item.line, item.answers, len(item.rejected), item.problem) for item in items]
-        location, labeled = write_round_output(s3, publisher, batch, job, round_items, moment, source="labelstudio")
+        location, labeled = _write_output(s3, publisher, batch, job, items, moment)
         output = location.uri
         counters = LabelCounters(
             TotalLabeled=labeled, HumanLabeled=labeled, FailedNonRetryableError=len(items) - labeled
@@ -343,6 +342,28 @@ def _tracking(
         "failure_reason": None,
         "output_manifest_uri": output,
     }
+
+
+def _write_output(
+    s3: S3Client,
+    publisher: EventPublisher,
+    batch: BatchRef,
+    job: PreparedJob,
+    items: list[ItemTask],
+    moment: datetime,
+) -> tuple[S3Location, int]:
+    """Through our consolidation (custom workflows), or each item's one answer as its label (built-in types)."""
+    round_items = [RoundItem(item.id, item.line, item.answers, len(item.rejected), item.problem) for item in items]
+    config = TaskConfigReader(s3, batch.bucket).read(job.name)
+    interface = for_workflow(config.workflow).labelstudio(config.workflow)
+    if interface.own_consolidation:
+        return write_round_output(s3, publisher, batch, job, round_items, moment, source="labelstudio")
+
+    def label(item: RoundItem, metadata: dict[str, Any]) -> dict[str, Any]:
+        content = orjson.loads(item.answers[0]["content"])
+        return interface.output_fields(content, item.line, config, job.label_attribute_name, metadata)
+
+    return write_answered_output(s3, batch, job, round_items, moment, label)
 
 
 @dataclass
