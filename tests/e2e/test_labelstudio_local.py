@@ -251,12 +251,13 @@ def test_unknown_choices_and_second_annotations_are_rejected_with_reasons(
 ) -> None:
     def annotate_badly(ls: LabelStudioClient) -> None:
         project = max(int(p["id"]) for p in ls.get("/api/projects/", page_size=1000)["results"])
-        first, second, *_ = ls.tasks(project)
+        first, second, third, *_ = ls.tasks(project)
         user = next(u for u in ls.get("/api/users/") if u["email"] == "admin@groundcrew.local")["id"]
         choice = {"type": "choices", "from_name": "category", "to_name": "image"}
         for task, label in ((first, "hexagon"), (second, "circle"), (second, "square")):
             body = {"result": [{**choice, "value": {"choices": [label]}}], "completed_by": user, "lead_time": 4.0}
             ls.post(f"/api/tasks/{task['id']}/annotations/", body)
+        ls.post(f"/api/tasks/{third['id']}/annotations/", {"result": [], "completed_by": user, "was_cancelled": True})
 
     with local_environment(workforce=careful(), labelstudio=labelstudio_server) as env:
         before_the_team(env, annotate_badly)
@@ -269,6 +270,17 @@ def test_unknown_choices_and_second_annotations_are_rejected_with_reasons(
         ledger = read(env, f"{batch_folder}/rounds/r1/ledger.jsonl").decode()
         assert "names unknown label 'hexagon'" in ledger
         assert "second answer of the same worker" in ledger
+        # The second annotation filled the task in Label Studio's eyes: it was asked for one more, from another
+        # user, so the item still has two usable answers; the skip is an answer not given, with its reason.
+        tasks = {t["id"]: t for t in client(labelstudio_server).tasks(project_of(env))}
+        second = sorted(tasks)[1]
+        assert (tasks[second]["overlap"], len(tasks[second]["annotations"])) == (3, 3)
+        round_ledger = read(
+            env,
+            f"s3://{env.data_bucket}/labeling-jobs/{completed['detail']['labeling_job_names'][0]}"
+            "/labelstudio/tasks.jsonl",
+        ).decode()
+        assert "skipped the task" in round_ledger
         validate_events(env.events())
 
 

@@ -105,7 +105,8 @@ class LabelStudioTeam:
     def _annotate(self, task: dict[str, Any], interface: Interface) -> None:
         annotations = task.get("annotations") or []
         done_by = {_user(a.get("completed_by")) for a in annotations}
-        have = len({_user(a.get("completed_by")) for a in annotations if not a.get("was_cancelled")})
+        # Label Studio's own rule: a task is handed out until its annotations (skips aside) reach its overlap.
+        have = sum(1 for a in annotations if not a.get("was_cancelled"))
         need = int(task.get("overlap") or 0) - have
         if need <= 0:
             return

@@ -62,6 +62,7 @@ TITLE_MAX = 50  # Label Studio's PROJECT_TITLE_MAX_LEN
 ITEM_FIELD = "groundcrew_item"
 LINE_FIELD = "groundcrew_line"
 MODEL_VERSION = "groundcrew"  # predictions' model_version: the pre-annotation the round starts from
+MAX_REPLACEMENTS = 2  # per item and round: annotations we could not count, asked for again
 WORKER_PREFIX = "labelstudio."  # worker ids: labelstudio.<user id>, no e-mail addresses in events or logs
 
 
@@ -79,6 +80,7 @@ class ItemTask:
     skipped: list[dict[str, Any]] = field(default_factory=list)  # {"annotation", "worker", "reason"}
     failure: str | None = None  # the item could not be posted
     short: str | None = None  # the round ended with fewer answers than wanted
+    replacements: int = 0  # overlap added for annotations that could not be counted
     done: bool = False
 
     @property
@@ -378,11 +380,25 @@ class _AnnotationReader:
 
     def review(self, item: ItemTask, task: dict[str, Any]) -> None:
         seen = item.seen
-        for annotation in sorted(task.get("annotations") or [], key=lambda a: int(a["id"])):
+        annotations = sorted(task.get("annotations") or [], key=lambda a: int(a["id"]))
+        for annotation in annotations:
             if int(annotation["id"]) not in seen:
                 self._read(item, annotation)
-        workers = {answer["worker"] for answer in item.answers}
-        item.done = len(workers) >= item.wanted
+        missing = item.wanted - len({answer["worker"] for answer in item.answers})
+        item.done = missing <= 0
+        # Label Studio stops handing a task out once its annotations (skips aside) reach its overlap, whoever made
+        # them: an annotation we could not count (a user outside `annotators`, a second one by the same user)
+        # needs a replacement, as a rejected Mechanical Turk assignment does.
+        given = sum(1 for a in annotations if not a.get("was_cancelled"))
+        if item.done or given < int(task.get("overlap") or 0):
+            return
+        grow = min(missing, MAX_REPLACEMENTS - item.replacements)
+        if grow <= 0:
+            item.done = True
+            item.short = _ended_short(item, f"the task used its {MAX_REPLACEMENTS} replacements")
+            return
+        self.client.patch(f"/api/tasks/{int(task['id'])}/", {"overlap": int(task.get("overlap") or 0) + grow})
+        item.replacements += grow
 
     def _read(self, item: ItemTask, annotation: dict[str, Any]) -> None:
         # A second annotation by the same user is kept as an answer: the consolidation rejects it with its reason
