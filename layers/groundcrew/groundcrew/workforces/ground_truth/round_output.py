@@ -9,13 +9,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
 from groundcrew.consensus import rounds
 from groundcrew.core import manifests
-from groundcrew.core.events import MAX_LISTED, AnnotationsConsolidated, ConsolidationFailure, EventPublisher
+from groundcrew.core.events import (
+    MAX_LISTED,
+    AnnotationsConsolidated,
+    ConsolidationFailure,
+    EventPublisher,
+    LabelCounters,
+    LabelingJobProgress,
+)
 from groundcrew.core.records import BatchRef, PreparedJob
 from groundcrew.core.s3_locations import S3Location, put_object
 from groundcrew.workforces.ground_truth import consolidation
@@ -23,6 +30,59 @@ from groundcrew.workforces.ground_truth.task_config import job_folder
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+
+class TrackedItem(Protocol):
+    """An item of a round a workforce of ours tracks: whether it is done, and the answers it has."""
+
+    @property
+    def done(self) -> bool: ...
+
+    @property
+    def answers(self) -> Sequence[Any]: ...
+
+
+def poll_result(
+    publisher: EventPublisher,
+    batch: BatchRef,
+    job: PreparedJob,
+    items: Sequence[TrackedItem],
+    previous: dict[str, Any] | None,
+    finish: Callable[[], tuple[S3Location, int]],
+) -> dict[str, Any]:
+    """What a poll answers, in Track's shape: InProgress (with a progress event when the counters moved), or
+    Completed once every item is done, after `finish()` wrote the output (its location, how many it labeled)."""
+    counters = _counters(items)
+    status = "Completed" if all(item.done for item in items) else "InProgress"
+    if status != "Completed" and (previous or {}).get("counters") != counters.model_dump():
+        publisher.publish(
+            LabelingJobProgress(
+                project=batch.project,
+                batch_id=batch.batch_id,
+                labeling_job_name=job.name,
+                status=status,
+                label_counters=counters,
+            )
+        )
+    output: str | None = None
+    if status == "Completed":
+        location, labeled = finish()
+        output = location.uri
+        counters = LabelCounters(
+            TotalLabeled=labeled, HumanLabeled=labeled, FailedNonRetryableError=len(items) - labeled
+        )
+    return {"status": status, "counters": counters.model_dump(), "failure_reason": None, "output_manifest_uri": output}
+
+
+def _counters(items: Sequence[TrackedItem]) -> LabelCounters:
+    labeled = sum(1 for item in items if item.done and item.answers)
+    failed = sum(1 for item in items if item.done and not item.answers)
+    return LabelCounters(
+        TotalLabeled=labeled,
+        HumanLabeled=labeled,
+        FailedNonRetryableError=failed,
+        Unlabeled=len(items) - labeled - failed,
+    )
 
 
 @dataclass(frozen=True, slots=True)

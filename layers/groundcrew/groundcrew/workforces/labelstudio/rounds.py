@@ -40,12 +40,17 @@ import orjson
 from groundcrew.consensus import rounds
 from groundcrew.core import manifests
 from groundcrew.core.errors import AnswerError, DataObjectError
-from groundcrew.core.events import EventPublisher, LabelCounters, LabelingJobProgress, LabelingJobStarted
+from groundcrew.core.events import EventPublisher, LabelingJobStarted
 from groundcrew.core.records import BatchRef, PreparedJob
 from groundcrew.core.s3_locations import S3Location, put_object
 from groundcrew.projects import LabelStudioSettings, load_project
 from groundcrew.workflows.registry import for_workflow
-from groundcrew.workforces.ground_truth.round_output import RoundItem, write_answered_output, write_round_output
+from groundcrew.workforces.ground_truth.round_output import (
+    RoundItem,
+    poll_result,
+    write_answered_output,
+    write_round_output,
+)
 from groundcrew.workforces.ground_truth.task_config import TaskConfig, TaskConfigReader, job_folder
 from groundcrew.workforces.labelstudio.client import LabelStudioClient, LabelStudioNotFound
 
@@ -307,43 +312,9 @@ def track_round(
     for item in items:
         item.done = item.done or item.failure is not None
     _write_ledger(s3, batch, job, items)
-    return _tracking(s3, publisher, batch, job, items, previous, moment)
-
-
-def _tracking(
-    s3: S3Client,
-    publisher: EventPublisher,
-    batch: BatchRef,
-    job: PreparedJob,
-    items: list[ItemTask],
-    previous: dict[str, Any] | None,
-    moment: datetime,
-) -> dict[str, Any]:
-    counters = _counters(items)
-    status = "Completed" if all(item.done for item in items) else "InProgress"
-    if status != "Completed" and (previous or {}).get("counters") != counters.model_dump():
-        publisher.publish(
-            LabelingJobProgress(
-                project=batch.project,
-                batch_id=batch.batch_id,
-                labeling_job_name=job.name,
-                status=status,
-                label_counters=counters,
-            )
-        )
-    output: str | None = None
-    if status == "Completed":
-        location, labeled = _write_output(s3, publisher, batch, job, items, moment)
-        output = location.uri
-        counters = LabelCounters(
-            TotalLabeled=labeled, HumanLabeled=labeled, FailedNonRetryableError=len(items) - labeled
-        )
-    return {
-        "status": status,
-        "counters": counters.model_dump(),
-        "failure_reason": None,
-        "output_manifest_uri": output,
-    }
+    return poll_result(
+        publisher, batch, job, items, previous, lambda: _write_output(s3, publisher, batch, job, items, moment)
+    )
 
 
 def _write_output(
@@ -457,17 +428,6 @@ def _ended_short(item: ItemTask, why: str) -> str:
 def _not_counted(item: ItemTask) -> str:
     reasons = [entry["reason"] for entry in (*item.skipped, *item.rejected)]
     return "; ".join(reasons) if reasons else "no annotator answered"
-
-
-def _counters(items: list[ItemTask]) -> LabelCounters:
-    labeled = sum(1 for item in items if item.done and item.answers)
-    failed = sum(1 for item in items if item.done and not item.answers)
-    return LabelCounters(
-        TotalLabeled=labeled,
-        HumanLabeled=labeled,
-        FailedNonRetryableError=failed,
-        Unlabeled=len(items) - labeled - failed,
-    )
 
 
 # ---------------------------------------------------------------------------------------------------- close

@@ -50,15 +50,13 @@ from groundcrew.core.errors import DataObjectError
 from groundcrew.core.events import (
     MAX_LISTED,
     EventPublisher,
-    LabelCounters,
-    LabelingJobProgress,
     LabelingJobStarted,
 )
 from groundcrew.core.records import BatchRef, PreparedJob
 from groundcrew.core.s3_locations import S3Location
 from groundcrew.projects import Project, load_project
 from groundcrew.workflows.registry import for_workflow
-from groundcrew.workforces.ground_truth.round_output import RoundItem, write_round_output
+from groundcrew.workforces.ground_truth.round_output import RoundItem, poll_result, write_round_output
 from groundcrew.workforces.ground_truth.task_config import TaskConfig, TaskConfigReader, job_folder
 from groundcrew.workforces.mturk import hits as mturk_hits
 
@@ -390,32 +388,9 @@ def track_hits(
     for item in items:
         item.done = item.done or item.failure is not None
     _write_ledger(s3, batch, job, items)
-    counters = _counters(items)
-    status = "Completed" if all(item.done for item in items) else "InProgress"
-    before = (previous or {}).get("counters")
-    if status != "Completed" and before != counters.model_dump():
-        publisher.publish(
-            LabelingJobProgress(
-                project=batch.project,
-                batch_id=batch.batch_id,
-                labeling_job_name=job.name,
-                status=status,
-                label_counters=counters,
-            )
-        )
-    output: str | None = None
-    if status == "Completed":
-        location, labeled = _finish(s3, publisher, batch, job, items, moment)
-        output = location.uri
-        counters = LabelCounters(
-            TotalLabeled=labeled, HumanLabeled=labeled, FailedNonRetryableError=len(items) - labeled
-        )
-    return {
-        "status": status,
-        "counters": counters.model_dump(),
-        "failure_reason": None,
-        "output_manifest_uri": output,
-    }
+    return poll_result(
+        publisher, batch, job, items, previous, lambda: _finish(s3, publisher, batch, job, items, moment)
+    )
 
 
 def _poll(mturk: MTurkClient, item: ItemHit, min_seconds: float, moment: datetime) -> None:
@@ -494,17 +469,6 @@ def _review(mturk: MTurkClient, item: ItemHit, assignment: dict[str, Any], min_s
 
 def _expire(mturk: MTurkClient, hit_id: str) -> None:
     mturk.update_expiration_for_hit(HITId=hit_id, ExpireAt=EXPIRED)
-
-
-def _counters(items: list[ItemHit]) -> LabelCounters:
-    labeled = sum(1 for item in items if item.done and item.answers)
-    failed = sum(1 for item in items if item.done and not item.answers)
-    return LabelCounters(
-        TotalLabeled=labeled,
-        HumanLabeled=labeled,
-        FailedNonRetryableError=failed,
-        Unlabeled=len(items) - labeled - failed,
-    )
 
 
 # ---------------------------------------------------------------------------------------------------- finish
