@@ -258,12 +258,7 @@ class BuiltInTask:
 
 def palette_png(mask: npt.NDArray[np.uint8], class_map: masks.ClassMap) -> bytes:
     """A mode-P PNG: pixel value = class index, palette entry k = hex colour of class k."""
-    image = Image.fromarray(mask)
-    palette = [int(color[i : i + 2], 16) for color in class_map.colors for i in (1, 3, 5)]
-    image.putpalette(palette + [0] * (768 - len(palette)))
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
+    return masks.encode_palette_mask(mask, class_map.colors)
 
 
 def iou(a: Mapping[str, float], b: Mapping[str, float]) -> float:

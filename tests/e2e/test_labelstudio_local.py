@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import numpy as np
 import pytest
 import urllib3
 import yaml
@@ -27,6 +28,7 @@ from groundcrew_local.environment import (
     sample_answer_key,
     sample_images,
     sample_project_document,
+    scenes_folder,
 )
 from groundcrew_local.labelstudio.server import LabelStudioServer
 from groundcrew_local.moto_patches.wait_cap import add_wait_listener, remove_wait_listener
@@ -379,4 +381,53 @@ def test_boxes_from_another_tool_are_adjusted_in_label_studio_and_written_as_gro
             (round(b["left"]), round(b["top"]), round(b["width"]), round(b["height"])) for b in imported
         ]
         assert completed["detail"]["coco_uri"]
+        validate_events(env.events())
+
+
+def test_masks_from_another_tool_are_repainted_in_label_studio_and_written_as_ground_truth_would(
+    labelstudio_server: LabelStudioServer,
+) -> None:
+    """The scenes sample's COCO masks, shown as brush regions (one per class), repainted by one annotator where
+    the other tool got the class wrong, and written as Ground Truth's semantic-segmentation output: a palette PNG
+    per image with its internal-color-map and adjustment-status."""
+    folder = scenes_folder()
+    document = yaml.safe_load((folder / "project.yaml").read_text())
+    document["workforce"] = {"kind": "labelstudio"}
+    fixer = SimulatedWorkforce(
+        [SimulatedWorker("painter", accuracy=1.0)], answer_key={"scene-2.jpg": {"relabel": {"car": "person"}}}, seed=5
+    )
+    with local_environment(workforce=fixer, labelstudio=labelstudio_server) as env:
+        bucket = env.data_bucket
+        env.s3.put_object(Bucket=bucket, Key="projects/scenes.yaml", Body=yaml.safe_dump(document).encode())
+        for path in sorted((folder / "images").iterdir()):
+            env.s3.put_object(Bucket=bucket, Key=f"images/scenes/{path.name}", Body=path.read_bytes())
+        body = (folder / "annotations.coco.json").read_bytes()
+        env.s3.put_object(Bucket=bucket, Key="imports/scenes/annotations.json", Body=body)
+        executions = env.wait_for_all_executions(timeout=300)
+        assert executions and all(e["status"] == "SUCCEEDED" for e in executions), executions
+
+        (completed,) = env.events_of("Labeling Job Completed")
+        assert completed["detail"]["statistics"]["labeled"] == 4
+        attribute = Project.model_validate(document).attribute_name
+        for raw in read(env, completed["detail"]["output_manifest_uri"]).decode().splitlines():
+            line = json.loads(raw)
+            name = line["source-ref"].rsplit("/", 1)[-1]
+            metadata = line[f"{attribute}-metadata"]
+            assert metadata["type"] == "groundtruth/semantic-segmentation"
+            names = {int(k): v["class-name"] for k, v in metadata["internal-color-map"].items()}
+            with Image.open(io.BytesIO(read(env, line[attribute]))) as image:
+                assert image.mode == "P"
+                after = np.asarray(image)
+            imported_key = next(k for k in line if k.endswith("-ref") and k not in {attribute, "source-ref"})
+            with Image.open(io.BytesIO(read(env, line[imported_key]))) as image:
+                before = np.asarray(image)
+            car, person = (next(k for k, v in names.items() if v == label) for label in ("car", "person"))
+            if name == "scene-2.jpg":
+                assert metadata["adjustment-status"] == "adjusted"
+                assert (before == car).any() and not (after == car).any()
+                assert np.array_equal(after[before == car], np.full((before == car).sum(), person, np.uint8))
+                assert np.array_equal(after[before != car], before[before != car])
+            else:
+                assert metadata["adjustment-status"] == "unadjusted"
+                assert np.array_equal(after, before)
         validate_events(env.events())

@@ -5,20 +5,25 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import yaml
 from pydantic import ValidationError
 
 from groundcrew.core.errors import AnswerError
 from groundcrew.projects import Project
+from groundcrew.workflows.adjustment import brush
 from groundcrew.workflows.keypoints.poses import rig_to_dict
 from groundcrew.workflows.keypoints.rigs import load_preset
+from groundcrew.workflows.plugin import LabelOutput
 from groundcrew.workflows.registry import for_workflow
 from groundcrew.workforces.ground_truth.task_config import TaskConfig
 from groundcrew.workforces.labelstudio.client import (
@@ -177,6 +182,24 @@ def test_point_clouds_are_refused_for_label_studio_with_the_reason() -> None:
 # --- labeling configs, predictions and answers --------------------------------------------------------------------
 
 
+@dataclasses.dataclass
+class SizedImage:
+    """An ObjectReader for tests: every image has this size; nothing else may be read."""
+
+    width: int
+    height: int
+
+    def image_size(self, uri: str) -> tuple[int, int]:
+        return self.width, self.height
+
+    def read(self, uri: str, limit: int) -> bytes:
+        raise AssertionError(f"{uri} should not be read")
+
+
+def box_output(metadata: dict[str, Any]) -> LabelOutput:
+    return LabelOutput("voc-boxes", metadata, SizedImage(0, 0), lambda name, body: pytest.fail("no file to write"))
+
+
 def classification_config(labels: tuple[str, ...]) -> TaskConfig:
     return TaskConfig.for_project(Project.model_validate(project(labels=list(labels), quality={})), "b1")
 
@@ -226,7 +249,7 @@ def test_keypoints_become_the_components_submission_in_pixels() -> None:
     assert 'value="left_eye"' in labeling and "KeyPointLabels" in labeling
     assert "left_eye / right_eye" in interface.instructions(config)
     line = {"source-ref": "s3://b/p.png", "annotations": [{"label": "nose", "x": 50, "y": 20}]}
-    predictions = interface.predictions(line, config, lambda: (200, 100))
+    predictions = interface.predictions(line, config, SizedImage(200, 100))
     assert predictions[0]["value"]["x"] == 25.0 and predictions[0]["value"]["y"] == 20.0
     region = {**predictions[0], "value": {**predictions[0]["value"], "x": 30.0}}
     content = interface.answer_content([region], line, config)
@@ -263,18 +286,18 @@ def test_imported_boxes_are_predictions_and_corrections_are_ground_truths_box_ou
     assert config.source_attribute == "imported"
     interface = for_workflow(config.workflow).labelstudio(config.workflow)
     assert not interface.own_consolidation
-    (region,) = interface.predictions(BOX_LINE, config, lambda: pytest.fail("the line has the image size"))
+    (region,) = interface.predictions(BOX_LINE, config, SizedImage(0, 0))  # the line carries its image size
     assert region["value"] == {
         "x": 10.0, "y": 10.0, "width": 25.0, "height": 40.0, "rotation": 0, "rectanglelabels": ["person"],
     }  # fmt: skip
     unchanged = interface.answer_content([region], BOX_LINE, config)
-    fields = interface.output_fields(unchanged, BOX_LINE, config, "voc-boxes", {"job-name": "j"})
+    fields = interface.output_fields(unchanged, BOX_LINE, config, box_output({"job-name": "j"}))
     assert fields["voc-boxes"]["annotations"] == [{"class_id": 1, "left": 20, "top": 10, "width": 50, "height": 40}]
     assert fields["voc-boxes-metadata"]["adjustment-status"] == "unadjusted"  # class ids follow the project's labels
     moved = {**region, "value": {**region["value"], "x": 12.5}}
     content = interface.answer_content([moved], BOX_LINE, config)
     assert (
-        interface.output_fields(content, BOX_LINE, config, "voc-boxes", {})["voc-boxes-metadata"]["adjustment-status"]
+        interface.output_fields(content, BOX_LINE, config, box_output({}))["voc-boxes-metadata"]["adjustment-status"]
         == "adjusted"
     )
 
@@ -286,13 +309,13 @@ def test_imported_boxes_are_predictions_and_corrections_are_ground_truths_box_ou
 def test_boxes_ground_truth_cannot_hold_are_rejected_with_the_reason(change: dict[str, Any], reason: str) -> None:
     config = boxes_config()
     interface = for_workflow(config.workflow).labelstudio(config.workflow)
-    (region,) = interface.predictions(BOX_LINE, config, lambda: (200, 100))
+    (region,) = interface.predictions(BOX_LINE, config, SizedImage(200, 100))
     with pytest.raises(AnswerError, match=reason):
         interface.answer_content([{**region, "value": {**region["value"], **change}}], BOX_LINE, config)
 
 
-def test_segmentation_adjustment_is_refused_for_label_studio_for_now() -> None:
-    project_document = {
+def masks_config() -> TaskConfig:
+    document = {
         "name": "scenes",
         "workflow": "semantic-segmentation-adjustment",
         "labels": ["road", "car"],
@@ -300,5 +323,69 @@ def test_segmentation_adjustment_is_refused_for_label_studio_for_now() -> None:
         "task": {"title": "Correct the masks", "description": "Fix them"},
         "workforce": {"kind": "labelstudio"},
     }
-    with pytest.raises(ValidationError, match="not offered on Label Studio yet"):
-        Project.model_validate(project_document)
+    return TaskConfig.for_project(Project.model_validate(document), "b1")
+
+
+def test_the_real_server_accepts_the_adjustment_configs(labelstudio_server: LabelStudioServer) -> None:
+    server = LabelStudioClient(labelstudio_server.url, labelstudio_server.token)
+    for config in (boxes_config(), masks_config()):
+        interface = for_workflow(config.workflow).labelstudio(config.workflow)
+        server.post("/api/projects/validate/", {"label_config": interface.labeling_config(config)})
+
+
+# --- Label Studio's brush masks ---------------------------------------------------------------------------------
+
+LS_PYTHON = Path(__file__).resolve().parents[2] / ".venv-labelstudio" / "bin" / "python"
+LS_BRUSH = """
+import json, sys
+import numpy as np
+from label_studio_sdk.converter.brush import decode_rle, mask2rle
+mode, payload, width, height = json.load(sys.stdin)
+if mode == "decode":
+    print(json.dumps((decode_rle(payload).reshape(height, width, 4)[:, :, 3] >= 128).astype(int).ravel().tolist()))
+else:
+    print(json.dumps(mask2rle(np.array(payload, dtype=np.uint8).reshape(height, width) * 255)))
+"""
+
+
+def label_studios_brush(mode: str, payload: Any, width: int, height: int) -> Any:
+    """Label Studio's own brush code (its SDK's converter, in .venv-labelstudio), on the same data."""
+    done = subprocess.run(
+        [str(LS_PYTHON), "-c", LS_BRUSH],
+        input=json.dumps([mode, payload, width, height]),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(done.stdout)
+
+
+def test_brush_masks_read_and_written_as_label_studio_reads_and_writes_them() -> None:
+    rng = np.random.default_rng(2)
+    mask = np.zeros((37, 53), dtype=bool)
+    mask[5:20, 3:40] = True
+    mask[rng.random(mask.shape) > 0.9] = True
+    ours = brush.encode(mask)
+    assert np.array_equal(np.array(label_studios_brush("decode", ours, 53, 37), dtype=bool).reshape(37, 53), mask)
+    theirs = label_studios_brush("encode", mask.astype(int).ravel().tolist(), 53, 37)
+    assert np.array_equal(brush.decode(theirs, 53, 37), mask)  # theirs mixes literal blocks with runs
+
+
+def test_a_long_run_is_split_and_a_full_hd_mask_round_trips() -> None:
+    mask = np.zeros((1080, 1920), dtype=bool)
+    mask[100:900, 50:1800] = True
+    assert np.array_equal(brush.decode(brush.encode(mask), 1920, 1080), mask)
+
+
+@pytest.mark.parametrize(
+    ("rle", "reason"),
+    [
+        (brush.encode(np.ones((4, 4), dtype=bool)), "not the 5 x 4 image's"),
+        ([255, 255, 255, 255, 0], "covers 4294967295 values"),  # refused before anything is allocated
+        (brush.encode(np.ones((4, 5), dtype=bool))[:-3], "ends in the middle"),
+        ([300], "not a list of bytes"),
+    ],
+)
+def test_a_brush_that_is_not_the_images_is_refused(rle: list[int], reason: str) -> None:
+    with pytest.raises(brush.BrushError, match=reason):
+        brush.decode(rle, 5, 4)

@@ -518,11 +518,6 @@ class Project(_Strict):
                 f"{self.workflow.value} needs 3D point cloud tools, which Label Studio does not have; use kind: "
                 "groundtruth with a private or vendor workteam"
             )
-        if self.workflow is Workflow.SEMANTIC_SEGMENTATION_ADJUSTMENT:
-            raise ValueError(
-                f"{self.workflow.value} is not offered on Label Studio yet; Label Studio takes image-classification, "
-                "keypoints and bounding-box-adjustment projects"
-            )
         return self
 
     @model_validator(mode="after")

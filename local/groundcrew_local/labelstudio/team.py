@@ -52,6 +52,7 @@ def read_interface(label_config: str) -> Interface | None:
         ("Choices", "choices", "Choice"),
         ("KeyPointLabels", "keypointlabels", "Label"),
         ("RectangleLabels", "rectanglelabels", "Label"),
+        ("BrushLabels", "brushlabels", "Label"),
     )
     for tag, kind, child in controls:
         control = root.find(f".//{tag}")
@@ -130,6 +131,8 @@ class LabelStudioTeam:
         width, height = _image_size(image)
         if interface.kind == "rectanglelabels":
             return {"result": self._boxes(context, task, interface, width, height)}
+        if interface.kind == "brushlabels":
+            return {"result": _brushes(context, task, interface, width, height)}
         start = _predicted_points(task, width, height)
         classes = [{"label": value} for value in interface.values]
         attributes = {"keypointclasses": json.dumps(classes), "imgsrc": image}
@@ -196,6 +199,47 @@ def image_uri(shown: str) -> str:
         return shown
     encoded = parse_qs(urlsplit(shown).query).get("fileuri", [""])[0]
     return base64.urlsafe_b64decode(encoded.encode() + b"=" * (-len(encoded) % 4)).decode()
+
+
+def _brushes(
+    context: TaskContext, task: dict[str, Any], interface: Interface, width: int, height: int
+) -> list[dict[str, Any]]:
+    """crowd-semantic-segmentation's behaviour on the predicted brush regions: a careful worker relabels what the
+    answer key says was given the wrong class (`{"relabel": {old: new}}`), anyone else leaves them as they are."""
+    import numpy as np
+
+    from groundcrew.workflows.adjustment import brush
+
+    names = list(interface.values)
+    painted = np.zeros((height, width), dtype=np.uint8)  # 0: background, k: names[k - 1]
+    for prediction in (task.get("predictions") or [])[:1]:
+        for region in prediction.get("result") or []:
+            if region.get("type") == "brushlabels":
+                label = region["value"]["brushlabels"][0]
+                painted[brush.decode(region["value"]["rle"], width, height)] = names.index(label) + 1
+    truth = context.truth
+    if (
+        isinstance(truth, dict)
+        and isinstance(truth.get("relabel"), dict)
+        and context.rng.random() < context.worker.accuracy
+    ):
+        start = painted.copy()
+        for old, new in truth["relabel"].items():
+            if old in names and new in names:
+                painted[start == names.index(old) + 1] = names.index(new) + 1
+    return [
+        {
+            "id": f"w{index}",
+            "type": "brushlabels",
+            "from_name": interface.control,
+            "to_name": "image",
+            "original_width": width,
+            "original_height": height,
+            "value": {"format": "rle", "rle": brush.encode(painted == index + 1), "brushlabels": [label]},
+        }
+        for index, label in enumerate(names)
+        if (painted == index + 1).any()
+    ]
 
 
 def _user(completed_by: Any) -> int | None:

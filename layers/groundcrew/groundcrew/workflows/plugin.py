@@ -43,6 +43,30 @@ class NotOnLabelStudio(ValueError):
     """The workflow has no Label Studio interface (point clouds: Label Studio has no 3D tools)."""
 
 
+class ObjectReader(Protocol):
+    """What a Label Studio interface may read of a line's objects while it builds a task."""
+
+    def image_size(self, uri: str) -> tuple[int, int]:
+        """(width, height) of an image, from its header (DataObjectError when it cannot be read)."""
+        ...
+
+    def read(self, uri: str, limit: int) -> bytes:
+        """An object's bytes, refused (DataObjectError) when it is larger than `limit` bytes."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class LabelOutput:
+    """Where a label read back from Label Studio goes: the job's label attribute, the metadata every label of the
+    job carries (job-name, creation-date), what it may read, and `put(name, body) -> s3 URI` for a file it points
+    at (a mask)."""
+
+    attribute: str
+    metadata: dict[str, Any]
+    objects: ObjectReader
+    put: Callable[[str, bytes], str]
+
+
 class LabelStudioInterface(Protocol):
     """How a workflow's items are labeled in Label Studio: its labeling config, each task's data and
     pre-annotations (predictions), and how an annotation's `result` becomes the answer our consolidation reads
@@ -59,22 +83,18 @@ class LabelStudioInterface(Protocol):
         """The project's instructions (HTML, every value escaped), shown before each task."""
         ...
 
-    def predictions(
-        self, line: dict[str, Any], config: TaskConfig, image_size: Callable[[], tuple[int, int]]
-    ) -> list[dict[str, Any]]:
-        """The `result` regions that pre-annotate one line (empty: nothing to adjust); `image_size()` reads the
-        image's (width, height) when the line's pixels must become Label Studio's percentages."""
+    def predictions(self, line: dict[str, Any], config: TaskConfig, objects: ObjectReader) -> list[dict[str, Any]]:
+        """The `result` regions that pre-annotate one line (empty: nothing to adjust); `objects` reads what they
+        need (the image's size, for pixels that must become Label Studio's percentages; an imported mask)."""
         ...
 
     def answer_content(self, results: list[dict[str, Any]], line: dict[str, Any], config: TaskConfig) -> Any:
         """An annotation's `result` as the submission the workflow's page would have sent (AnswerError if none)."""
         ...
 
-    def output_fields(
-        self, content: Any, line: dict[str, Any], config: TaskConfig, attribute: str, metadata: dict[str, Any]
-    ) -> dict[str, Any]:
-        """Without our consolidation: the output line's label and its metadata (`metadata` holds the job-name and
-        creation-date) from the one answer of an item, in Ground Truth's built-in output format."""
+    def output_fields(self, content: Any, line: dict[str, Any], config: TaskConfig, out: LabelOutput) -> dict[str, Any]:
+        """Without our consolidation: the output line's label and its metadata from the one answer of an item, in
+        Ground Truth's built-in output format."""
         ...
 
 

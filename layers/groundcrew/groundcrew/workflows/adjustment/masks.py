@@ -175,6 +175,17 @@ def encode_mask(mask: Mask) -> bytes:
     return buffer.getvalue()
 
 
+def encode_palette_mask(mask: Mask, colors: Sequence[str]) -> bytes:
+    """The mask as Ground Truth writes its own: a mode-P PNG, pixel value = class index, palette entry k = the
+    hex colour of class k (contracts 1.2.2)."""
+    image = Image.fromarray(mask)
+    palette = [int(color[i : i + 2], 16) for color in colors for i in (1, 3, 5)]
+    image.putpalette(palette + [0] * (768 - len(palette)))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
 def check_mask(png_bytes: bytes, size: tuple[int, int], class_map: ClassMap) -> list[str]:
     """Why the PNG is not a usable mask for an image of `size` = (width, height) and this class map (empty if it is)."""
     try:

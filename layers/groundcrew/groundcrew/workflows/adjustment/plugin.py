@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from groundcrew.core.vocabulary import Workflow
-from groundcrew.workflows.plugin import BuiltInTaskPath, ImageWorkflow, NotOnLabelStudio, WorkerTask
+from groundcrew.workflows.plugin import BuiltInTaskPath, ImageWorkflow, WorkerTask
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -108,11 +108,9 @@ class AdjustmentPlugin(BuiltInTaskPath, ImageWorkflow):
         return tasks.built_in_lambdas(project.workflow, region, partition)
 
     def labelstudio(self, workflow: Workflow) -> LabelStudioInterface:
-        if workflow is not Workflow.BOUNDING_BOX_ADJUSTMENT:
-            raise NotOnLabelStudio(f"{workflow.value} is not offered on Label Studio yet")
-        from groundcrew.workflows.adjustment.labelstudio import BoxesInLabelStudio
+        from groundcrew.workflows.adjustment.labelstudio import BoxesInLabelStudio, MasksInLabelStudio
 
-        return BoxesInLabelStudio()
+        return BoxesInLabelStudio() if workflow is Workflow.BOUNDING_BOX_ADJUSTMENT else MasksInLabelStudio()
 
     def decide_round(self, steps: BatchSteps, *, round_failed: bool) -> dict[str, Any]:
         from groundcrew.workflows.adjustment import batches

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from groundcrew.core.errors import AnswerError
 from groundcrew.workflows.classification.task import ELEMENT_NAME
 from groundcrew.workflows.labelstudio_markup import IMAGE_NAME, attribute, paragraphs
 from groundcrew.workforces.ground_truth.task_config import TaskConfig
+
+if TYPE_CHECKING:
+    from groundcrew.workflows.plugin import LabelOutput, ObjectReader
 
 
 class ClassificationInLabelStudio:
@@ -28,9 +30,7 @@ class ClassificationInLabelStudio:
     def instructions(self, config: TaskConfig) -> str:
         return paragraphs(config.short_instructions, config.full_instructions)
 
-    def predictions(
-        self, line: dict[str, Any], config: TaskConfig, image_size: Callable[[], tuple[int, int]]
-    ) -> list[dict[str, Any]]:
+    def predictions(self, line: dict[str, Any], config: TaskConfig, objects: ObjectReader) -> list[dict[str, Any]]:
         return []  # nothing to adjust: every worker chooses on their own
 
     def answer_content(self, results: list[dict[str, Any]], line: dict[str, Any], config: TaskConfig) -> Any:
@@ -46,7 +46,5 @@ class ClassificationInLabelStudio:
             raise AnswerError(f"the annotation chose {len(chosen)} categories; the task asks for exactly one")
         return {ELEMENT_NAME: {"label": chosen[0]}}
 
-    def output_fields(
-        self, content: Any, line: dict[str, Any], config: TaskConfig, attribute: str, metadata: dict[str, Any]
-    ) -> dict[str, Any]:
+    def output_fields(self, content: Any, line: dict[str, Any], config: TaskConfig, out: LabelOutput) -> dict[str, Any]:
         raise NotImplementedError("these answers are consolidated by groundcrew's consolidation")

@@ -8,8 +8,7 @@ prediction the annotator starts from.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -18,6 +17,9 @@ from groundcrew.workflows.keypoints import task
 from groundcrew.workflows.keypoints.poses import Rig, rig_from_dict
 from groundcrew.workflows.labelstudio_markup import IMAGE_NAME, attribute, paragraphs, to_percent, to_pixels
 from groundcrew.workforces.ground_truth.task_config import TaskConfig
+
+if TYPE_CHECKING:
+    from groundcrew.workflows.plugin import LabelOutput, ObjectReader
 
 CONTROL_NAME = "keypoints"
 
@@ -57,15 +59,13 @@ class KeypointsInLabelStudio:
         steps = "Choose a keypoint name under the image, then click where it is; place only the points you can see."
         return paragraphs(config.short_instructions, steps, mirrored)
 
-    def predictions(
-        self, line: dict[str, Any], config: TaskConfig, image_size: Callable[[], tuple[int, int]]
-    ) -> list[dict[str, Any]]:
+    def predictions(self, line: dict[str, Any], config: TaskConfig, objects: ObjectReader) -> list[dict[str, Any]]:
         rig = _rig(config)
         skeletons = orjson.loads(task.task_input(line, rig)["initial_values"])
         points = [point for skeleton in skeletons[:1] for point in skeleton["annotations"]]
         if not points:
             return []
-        width, height = image_size()
+        width, height = objects.image_size(str(line.get("source-ref")))
         return [
             {
                 "id": f"k{index}",
@@ -110,7 +110,5 @@ class KeypointsInLabelStudio:
             "no_changes_needed": "false",
         }
 
-    def output_fields(
-        self, content: Any, line: dict[str, Any], config: TaskConfig, attribute: str, metadata: dict[str, Any]
-    ) -> dict[str, Any]:
+    def output_fields(self, content: Any, line: dict[str, Any], config: TaskConfig, out: LabelOutput) -> dict[str, Any]:
         raise NotImplementedError("these answers are consolidated by groundcrew's consolidation")

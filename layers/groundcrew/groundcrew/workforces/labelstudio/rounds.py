@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -44,6 +43,7 @@ from groundcrew.core.events import EventPublisher, LabelingJobStarted
 from groundcrew.core.records import BatchRef, PreparedJob
 from groundcrew.core.s3_locations import S3Location, put_object
 from groundcrew.projects import LabelStudioSettings, load_project
+from groundcrew.workflows.plugin import LabelOutput
 from groundcrew.workflows.registry import for_workflow
 from groundcrew.workforces.ground_truth.round_output import (
     RoundItem,
@@ -238,7 +238,7 @@ def _task_documents(
             item.failure = f"the line needs 'source-ref' with an s3:// image URI, got {source!r}"
             continue
         try:
-            predictions = interface.predictions(item.line, config, _size_reader(s3, source))
+            predictions = interface.predictions(item.line, config, _S3Objects(s3))
         except DataObjectError as error:
             item.failure = f"the task could not be built: {error}"
             continue
@@ -250,16 +250,29 @@ def _task_documents(
     return documents
 
 
-def _size_reader(s3: S3Client, uri: str) -> Callable[[], tuple[int, int]]:
-    def read() -> tuple[int, int]:
+@dataclass(frozen=True)
+class _S3Objects:
+    """What a workflow's Label Studio interface may read while it builds a task: image headers, small objects."""
+
+    s3: S3Client
+
+    def image_size(self, uri: str) -> tuple[int, int]:
         from groundcrew.core.image_headers import image_size
 
-        size, problem = image_size(s3, uri)
+        size, problem = image_size(self.s3, uri)
         if size is None:
             raise DataObjectError(problem or f"the size of {uri} cannot be read")
         return size.width, size.height
 
-    return read
+    def read(self, uri: str, limit: int) -> bytes:
+        location = S3Location.parse(uri)
+        try:
+            answer = self.s3.get_object(Bucket=location.bucket, Key=location.key)
+        except self.s3.exceptions.NoSuchKey:
+            raise DataObjectError(f"{uri} does not exist") from None
+        if int(answer["ContentLength"]) > limit:
+            raise DataObjectError(f"{uri} is {answer['ContentLength']:,} bytes, more than the {limit:,} allowed")
+        return bytes(answer["Body"].read())
 
 
 def line_digest(line: dict[str, Any]) -> str:
@@ -332,9 +345,19 @@ def _write_output(
     if interface.own_consolidation:
         return write_round_output(s3, publisher, batch, job, round_items, moment, source="labelstudio")
 
+    outputs = job_folder(batch.bucket, job.name).child("annotations", "consolidated-annotation", "output")
+
+    def put(name: str, body: bytes) -> str:
+        location = outputs.child(name)
+        put_object(s3, location, body)
+        return location.uri
+
     def label(item: RoundItem, metadata: dict[str, Any]) -> dict[str, Any]:
         content = orjson.loads(item.answers[0]["content"])
-        return interface.output_fields(content, item.line, config, job.label_attribute_name, metadata)
+        out = LabelOutput(
+            job.label_attribute_name, metadata, _S3Objects(s3), lambda name, body: put(f"{item.id}-{name}", body)
+        )
+        return interface.output_fields(content, item.line, config, out)
 
     return write_answered_output(s3, batch, job, round_items, moment, label)
 
