@@ -37,6 +37,7 @@ from groundcrew_local.workforce import SimulatedWorker, SimulatedWorkforce
 
 pytestmark = pytest.mark.e2e
 IMAGES = [p for p in sample_images() if p.suffix in {".png", ".jpg"}]
+EVENTS = Path(__file__).resolve().parents[2] / "events"
 
 
 def blank_jpeg(width: int, height: int) -> bytes:
@@ -431,3 +432,34 @@ def test_masks_from_another_tool_are_repainted_in_label_studio_and_written_as_gr
                 assert metadata["adjustment-status"] == "unadjusted"
                 assert np.array_equal(after, before)
         validate_events(env.events())
+
+
+def test_at_the_deadline_unfinished_items_end_with_the_reason_and_the_close_step_retires_their_tasks(
+    labelstudio_server: LabelStudioServer,
+) -> None:
+    """The sample round posted and answered; two tasks lose their annotations (nobody answered them), then a poll
+    after the job's deadline ends the round: those two are reported with why, the rest keep their labels."""
+    from groundcrew.core.events import EventPublisher
+    from groundcrew.core.records import BatchRef, PreparedJob
+    from groundcrew.workforces.labelstudio import rounds
+    from groundcrew_local.invoke import sample_batch, seed_sample_world
+
+    with local_environment(workforce=careful(), labelstudio=labelstudio_server) as env:
+        seed_sample_world(env)  # the sample round as Label Studio tasks, answered
+        event = json.loads((EVENTS / "track-labelstudio-poll.json").read_text())
+        batch, job = BatchRef.model_validate(sample_batch(env)), PreparedJob.model_validate(event["job"])
+        ls = client(labelstudio_server)
+        project = rounds._read_project_id(env.s3, batch)
+        emptied = sorted(ls.tasks(project), key=lambda t: int(t["id"]))[:2]
+        for task in emptied:
+            for annotation in task["annotations"]:
+                ls.delete(f"/api/annotations/{annotation['id']}/")
+        publisher = EventPublisher(env.client("events"), env.event_bus)
+        tracking = rounds.track_round(env.s3, ls, publisher, batch, job, None, now=job.deadline + 1)
+        assert tracking["status"] == "Completed"
+        assert tracking["counters"]["TotalLabeled"] == len(IMAGES) - 2
+        consolidated = env.events_of("Annotations Consolidated")[-1]["detail"]
+        reasons = [f["reason"] for f in consolidated["failures"]]
+        assert reasons == ["the round reached its deadline with 0 of 2 answers"] * 2
+        assert rounds.close_rounds(env.s3, ls, batch) == {"closed": 1, "unstarted_tasks_deleted": 2, "problems": []}
+        assert len(list(ls.tasks(project))) == len(IMAGES) - 2  # the annotated ones stay
