@@ -463,3 +463,30 @@ def test_at_the_deadline_unfinished_items_end_with_the_reason_and_the_close_step
         assert reasons == ["the round reached its deadline with 0 of 2 answers"] * 2
         assert rounds.close_rounds(env.s3, ls, batch) == {"closed": 1, "unstarted_tasks_deleted": 2, "problems": []}
         assert len(list(ls.tasks(project))) == len(IMAGES) - 2  # the annotated ones stay
+
+
+def test_annotations_of_users_outside_the_annotators_are_rejected_and_replaced(
+    labelstudio_server: LabelStudioServer, before_the_team: Callable[[LocalEnvironment, Any], None]
+) -> None:
+    def outsider_answers(ls: LabelStudioClient) -> None:
+        project = max(int(p["id"]) for p in ls.get("/api/projects/", page_size=1000)["results"])
+        first = min(ls.tasks(project), key=lambda t: int(t["id"]))
+        admin = next(u for u in ls.get("/api/users/") if u["email"] == labelstudio_server.admin_email)["id"]
+        result = [{"type": "choices", "from_name": "category", "to_name": "image", "value": {"choices": ["circle"]}}]
+        ls.post(f"/api/tasks/{first['id']}/annotations/", {"result": result, "completed_by": admin})
+
+    team = [f"{name}@annotators.groundcrew.local" for name in ("ada", "bo", "cy")]
+    document = labelstudio_project(**FIXED_PAIRS)
+    parsed = yaml.safe_load(document)
+    parsed["workforce"]["labelstudio"] = {"annotators": team}
+    with local_environment(workforce=careful(), labelstudio=labelstudio_server) as env:
+        before_the_team(env, outsider_answers)
+        (execution,) = run_batch(env, yaml.safe_dump(parsed).encode())
+        assert execution["status"] == "SUCCEEDED", execution
+        (completed,) = env.events_of("Labeling Job Completed")
+        assert completed["detail"]["statistics"]["labeled"] == len(IMAGES)
+        job = completed["detail"]["labeling_job_names"][0]
+        ledger = read(env, f"s3://{env.data_bucket}/labeling-jobs/{job}/labelstudio/tasks.jsonl").decode()
+        assert "is not one of workforce.labelstudio.annotators" in ledger
+        first = min(client(labelstudio_server).tasks(project_of(env)), key=lambda t: int(t["id"]))
+        assert (first["overlap"], len(first["annotations"])) == (3, 3)  # one more asked for, and given

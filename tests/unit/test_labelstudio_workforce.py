@@ -122,6 +122,15 @@ def test_a_personal_access_token_is_exchanged_for_an_access_token(fake_server: A
     ]
 
 
+def test_a_personal_access_token_of_the_real_server_works(labelstudio_server: LabelStudioServer) -> None:
+    """Label Studio's current tokens: a PAT (a JWT refresh token) made by the server, used as the secret holds it."""
+    legacy = LabelStudioClient(labelstudio_server.url, labelstudio_server.token)
+    pat = legacy.post("/api/token/", {})["token"]
+    assert pat.startswith("eyJ")
+    modern = LabelStudioClient(labelstudio_server.url, token_from_secret(json.dumps({"token": pat})))
+    assert modern.get("/api/current-user/whoami")["email"] == labelstudio_server.admin_email
+
+
 def test_tasks_are_read_page_by_page(fake_server: Any) -> None:
     page = [{"id": i} for i in range(500)]
     url, seen = fake_server([(200, {"tasks": page, "total": 501}), (200, {"tasks": [{"id": 500}], "total": 501})])
