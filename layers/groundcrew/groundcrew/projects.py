@@ -86,12 +86,14 @@ class MTurkSettings(_Strict):
 class LabelStudioSettings(_Strict):
     """Tasks in a self-hosted Label Studio server (workforce kind `labelstudio`); the stack names the server.
 
-    Each round of a batch is one Label Studio project (Label Studio's open-source edition sets the answers per
-    task for a whole project: `maximum_annotations`), titled `<title> <batch> r<round>`.
+    Each batch is one Label Studio project, titled with its batch id; every round of the batch asks its tasks for
+    more answers through their overlap.
     """
 
     title: Annotated[str, Field(min_length=3, max_length=30)] | None = Field(
-        default=None, description="The start of each round's project title; the project name when omitted"
+        default=None,
+        description="Put before the batch id in each batch's Label Studio project title (the batch id alone when "
+        "omitted: it starts with the project name)",
     )
     annotators: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$", max_length=254)]] = Field(
         default_factory=list,

@@ -18,8 +18,9 @@ def attribute(value: str) -> str:
 
 
 def paragraphs(*texts: str) -> str:
-    """Instructions as HTML paragraphs, every text escaped (Label Studio shows them as HTML)."""
-    return "".join(f"<p>{escape(text)}</p>" for text in texts if text)
+    """Instructions as HTML paragraphs, every text escaped (Label Studio shows them as HTML), each text once
+    (full instructions default to the short ones)."""
+    return "".join(f"<p>{escape(text)}</p>" for text in dict.fromkeys(texts) if text)
 
 
 def to_percent(value: float, size: int) -> float:

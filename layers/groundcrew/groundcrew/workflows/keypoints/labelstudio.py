@@ -56,7 +56,7 @@ class KeypointsInLabelStudio:
             if pairs
             else ""
         )
-        steps = "Choose a keypoint name under the image, then click where it is; place only the points you can see."
+        steps = "Choose a keypoint name above the image, then click where that point is."
         return paragraphs(config.short_instructions, steps, mirrored)
 
     def predictions(self, line: dict[str, Any], config: TaskConfig, objects: ObjectReader) -> list[dict[str, Any]]:

@@ -174,7 +174,8 @@ def _batch_project(
         return int(orjson.loads(s3.get_object(Bucket=location.bucket, Key=location.key)["Body"].read())["id"])
     except s3.exceptions.NoSuchKey:
         pass
-    title = f"{settings.title or batch.project} {batch.batch_id}"[:TITLE_MAX]
+    # Batch ids start with the project's name: the title repeats it only when the settings name another.
+    title = (f"{settings.title} {batch.batch_id}" if settings.title else batch.batch_id)[:TITLE_MAX]
     created = client.post(
         "/api/projects/",
         {
