@@ -88,7 +88,7 @@ def annotated_round(s3: Any, client: LabelStudioClient, publisher: EventPublishe
     documents = [
         {
             "data": {"image": item.line["source-ref"]},
-            "meta": {rounds.LINE_FIELD: rounds.line_digest(item.line)},
+            "meta": {rounds.LINE_FIELD: rounds.line_digest(batch, item.line)},
             "annotations": [
                 {"result": [{**choice, "value": {"choices": [LABELS[i % 3]]}}], "completed_by": user, "lead_time": 4}
                 for user in users
@@ -102,7 +102,7 @@ def annotated_round(s3: Any, client: LabelStudioClient, publisher: EventPublishe
         task["meta"][rounds.LINE_FIELD]: int(task["id"]) for task in client.tasks(fresh["id"], with_annotations=False)
     }
     for item in ledger:
-        item.task_id = ids[rounds.line_digest(item.line)]
+        item.task_id = ids[rounds.line_digest(batch, item.line)]
     rounds._write_ledger(s3, batch, job, ledger)
     location = rounds._project_location(batch)
     put_object(s3, location, orjson.dumps({"id": fresh["id"], "url": client.url, "title": "bench annotated"}))

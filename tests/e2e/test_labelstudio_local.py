@@ -490,3 +490,38 @@ def test_annotations_of_users_outside_the_annotators_are_rejected_and_replaced(
         assert "is not one of workforce.labelstudio.annotators" in ledger
         first = min(client(labelstudio_server).tasks(project_of(env)), key=lambda t: int(t["id"]))
         assert (first["overlap"], len(first["annotations"])) == (3, 3)  # one more asked for, and given
+
+
+def test_a_project_of_yours_takes_the_batch_and_keeps_its_title(labelstudio_server: LabelStudioServer) -> None:
+    ls = client(labelstudio_server)
+    with local_environment(workforce=careful(), labelstudio=labelstudio_server) as env:
+        yours = ls.post("/api/projects/", {"title": "Our shapes queue"})["id"]  # the team works in new projects
+        parsed = yaml.safe_load(labelstudio_project(**FIXED_PAIRS))
+        parsed["workforce"]["labelstudio"] = {"project_id": yours}
+        (execution,) = run_batch(env, yaml.safe_dump(parsed).encode())
+        assert execution["status"] == "SUCCEEDED", execution
+        assert project_of(env) == yours
+        batch_id = env.events_of("Batch Sealed")[0]["detail"]["batch_id"]
+        tasks = list(ls.tasks(yours))
+        assert len(tasks) == len(IMAGES) and {t["meta"]["groundcrew_batch"] for t in tasks} == {batch_id}
+        project = ls.get(f"/api/projects/{yours}/")
+        assert project["title"] == "Our shapes queue" and "<Choices" in project["label_config"]
+
+
+def test_a_project_of_yours_with_other_tasks_is_refused_with_the_reason(labelstudio_server: LabelStudioServer) -> None:
+    ls = client(labelstudio_server)
+    config = (
+        '<View><Text name="text" value="$text"/><Choices name="c" toName="text"><Choice value="a"/></Choices></View>'
+    )
+    busy = ls.post("/api/projects/", {"title": "Sentiment", "label_config": config})["id"]
+    ls.post(f"/api/projects/{busy}/import", [{"data": {"text": "hello"}}])
+    parsed = yaml.safe_load(labelstudio_project(**FIXED_PAIRS))
+    parsed["workforce"]["labelstudio"] = {"project_id": busy}
+    with local_environment(workforce=careful(), labelstudio=labelstudio_server) as env:
+        (execution,) = run_batch(env, yaml.safe_dump(parsed).encode())
+        assert execution["status"] == "FAILED"
+        (failed,) = env.events_of("Labeling Job Failed")
+        assert (
+            f"Label Studio project {busy} already has tasks under another labeling config" in failed["detail"]["reason"]
+        )
+        assert len(list(ls.tasks(busy))) == 1  # nothing of ours was added, nothing of theirs removed

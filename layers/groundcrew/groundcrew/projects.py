@@ -95,6 +95,11 @@ class LabelStudioSettings(_Strict):
         description="Put before the batch id in each batch's Label Studio project title (the batch id alone when "
         "omitted: it starts with the project name)",
     )
+    project_id: Annotated[int, Field(ge=1)] | None = Field(
+        default=None,
+        description="A Label Studio project of yours to put every batch in (empty, or set up by groundcrew for the "
+        "same labels); when omitted, groundcrew creates one project per batch",
+    )
     annotators: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$", max_length=254)]] = Field(
         default_factory=list,
         description="E-mail addresses of the Label Studio users whose annotations count (empty: every user of "
@@ -177,6 +182,13 @@ class Workforce(_Strict):
                 "kind: labelstudio sends tasks to your Label Studio server (the stack's LabelStudioUrl); leave "
                 "workteam_arn out (it names Ground Truth teams)"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _one_labelstudio_project(self) -> Workforce:
+        settings = self.labelstudio
+        if settings is not None and settings.project_id is not None and settings.title is not None:
+            raise ValueError("workforce.labelstudio takes project_id (a project of yours) or title, not both")
         return self
 
     @property

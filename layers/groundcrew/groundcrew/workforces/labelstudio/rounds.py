@@ -52,7 +52,7 @@ from groundcrew.workforces.ground_truth.round_output import (
     write_round_output,
 )
 from groundcrew.workforces.ground_truth.task_config import TaskConfig, TaskConfigReader, job_folder
-from groundcrew.workforces.labelstudio.client import LabelStudioClient, LabelStudioNotFound
+from groundcrew.workforces.labelstudio.client import LabelStudioClient, LabelStudioNotFound, LabelStudioRefused
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -66,6 +66,7 @@ TITLE_MAX = 50  # Label Studio's PROJECT_TITLE_MAX_LEN
 # answers; a changed line (a pose sent back for adjustment, say) is a new task: adjusting is new work.
 ITEM_FIELD = "groundcrew_item"
 LINE_FIELD = "groundcrew_line"
+BATCH_FIELD = "groundcrew_batch"  # a project of yours (workforce.labelstudio.project_id) holds several batches
 MODEL_VERSION = "groundcrew"  # predictions' model_version: the pre-annotation the round starts from
 MAX_REPLACEMENTS = 2  # per item and round: annotations we could not count, asked for again
 WORKER_PREFIX = "labelstudio."  # worker ids: labelstudio.<user id>, no e-mail addresses in events or logs
@@ -118,13 +119,13 @@ def launch_round(
     project_id = _batch_project(s3, client, batch, config, interface, settings, wanted)
     items = [ItemTask(id=str(index), line=line, wanted=wanted) for index, line in enumerate(lines)]
     tasks = {_line_of(task): task for task in client.tasks(project_id)}
-    new = _task_documents(s3, items, tasks, config, interface)
+    new = _task_documents(s3, batch, items, tasks, config, interface)
     for start in range(0, len(new), IMPORT_CHUNK):
         client.post(f"/api/projects/{project_id}/import", new[start : start + IMPORT_CHUNK])
     if new:  # the new tasks' ids (they have no annotations yet: the lighter listing will do)
         tasks = {_line_of(task): task for task in client.tasks(project_id, with_annotations=False)} | tasks
     for item in (item for item in items if item.failure is None):
-        _ask(client, item, tasks.get(line_digest(item.line)))
+        _ask(client, item, tasks.get(line_digest(batch, item.line)))
     _write_ledger(s3, batch, job, items)
     posted = sum(1 for item in items if item.task_id is not None)
     project_url = f"{client.url}/projects/{project_id}"
@@ -174,6 +175,11 @@ def _batch_project(
         return int(orjson.loads(s3.get_object(Bucket=location.bucket, Key=location.key)["Body"].read())["id"])
     except s3.exceptions.NoSuchKey:
         pass
+    if settings.project_id is not None:
+        project_id = _your_project(client, settings.project_id, config, interface)
+        _ensure_image_storage(client, project_id, batch.bucket)
+        put_object(s3, location, orjson.dumps({"id": project_id, "url": client.url, "yours": True}))
+        return project_id
     # Batch ids start with the project's name: the title repeats it only when the settings name another.
     title = (f"{settings.title} {batch.batch_id}" if settings.title else batch.batch_id)[:TITLE_MAX]
     created = client.post(
@@ -194,8 +200,42 @@ def _batch_project(
     )
     project_id = int(created["id"])
     client.post("/api/storages/s3/", {"project": project_id, **_image_storage(batch.bucket)})
-    put_object(s3, location, orjson.dumps({"id": project_id, "url": client.url, "title": title}))
+    put_object(s3, location, orjson.dumps({"id": project_id, "url": client.url, "title": title, "yours": False}))
     return project_id
+
+
+def _your_project(
+    client: LabelStudioClient, project_id: int, config: TaskConfig, interface: LabelStudioInterface
+) -> int:
+    """The project the settings name, with the workflow's labeling config: set when it holds no task yet, else it
+    must already be the same (a project's config cannot change under its annotations)."""
+    try:
+        project = client.get(f"/api/projects/{project_id}/")
+    except LabelStudioNotFound:
+        raise LabelStudioRefused(
+            f"workforce.labelstudio.project_id {project_id} is not a project on {client.url}; create it (or leave "
+            "project_id out: groundcrew then creates one project per batch)"
+        ) from None
+    wanted = interface.labeling_config(config)
+    if project.get("label_config") == wanted:
+        return project_id
+    if int(project.get("task_number") or 0):
+        raise LabelStudioRefused(
+            f"Label Studio project {project_id} already has tasks under another labeling config than this "
+            f"{config.workflow.value} project's; name an empty project (groundcrew sets its config) or one that "
+            "groundcrew set up for the same labels"
+        )
+    client.patch(
+        f"/api/projects/{project_id}/",
+        {"label_config": wanted, "expert_instruction": interface.instructions(config), "show_instruction": True},
+    )
+    return project_id
+
+
+def _ensure_image_storage(client: LabelStudioClient, project_id: int, bucket: str) -> None:
+    storages = client.get("/api/storages/s3/", project=project_id)
+    if not any(storage.get("bucket") == bucket for storage in storages or []):
+        client.post("/api/storages/s3/", {"project": project_id, **_image_storage(bucket)})
 
 
 def _image_storage(bucket: str) -> dict[str, Any]:
@@ -224,6 +264,7 @@ def _storage_overrides() -> dict[str, Any]:
 
 def _task_documents(
     s3: S3Client,
+    batch: BatchRef,
     items: list[ItemTask],
     existing: dict[str, dict[str, Any]],
     config: TaskConfig,
@@ -232,7 +273,7 @@ def _task_documents(
     """The import body for the items not in the project yet; a line that cannot become a task fails alone."""
     documents = []
     for item in items:
-        if line_digest(item.line) in existing:
+        if line_digest(batch, item.line) in existing:
             continue
         source = item.line.get("source-ref")
         if not isinstance(source, str) or not source.startswith("s3://"):
@@ -243,7 +284,11 @@ def _task_documents(
         except DataObjectError as error:
             item.failure = f"the task could not be built: {error}"
             continue
-        meta = {ITEM_FIELD: rounds.item_key(item.line), LINE_FIELD: line_digest(item.line)}
+        meta = {
+            ITEM_FIELD: rounds.item_key(item.line),
+            LINE_FIELD: line_digest(batch, item.line),
+            BATCH_FIELD: batch.batch_id,
+        }
         document: dict[str, Any] = {"data": {"image": source}, "meta": meta}
         if predictions:
             document["predictions"] = [{"model_version": MODEL_VERSION, "result": predictions}]
@@ -276,8 +321,9 @@ class _S3Objects:
         return bytes(answer["Body"].read())
 
 
-def line_digest(line: dict[str, Any]) -> str:
-    return hashlib.sha256(orjson.dumps(line, option=orjson.OPT_SORT_KEYS)).hexdigest()
+def line_digest(batch: BatchRef, line: dict[str, Any]) -> str:
+    """Which task is an item's in this batch: the same line asks the same task again, in this batch only."""
+    return hashlib.sha256(orjson.dumps([batch.batch_id, line], option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def _line_of(task: dict[str, Any]) -> str:
@@ -458,19 +504,22 @@ def _not_counted(item: ItemTask) -> str:
 
 
 def close_rounds(s3: S3Client, client: LabelStudioClient, batch: BatchRef) -> dict[str, Any]:
-    """End the batch's project: tasks nobody annotated are deleted, annotated ones kept, the title says closed."""
+    """End the batch in Label Studio: its tasks nobody annotated are deleted, annotated ones kept; a project
+    groundcrew made for the batch says closed in its title (one of yours is left as it is)."""
+    location = _project_location(batch)
     try:
-        project_id = _read_project_id(s3, batch)
+        record = orjson.loads(s3.get_object(Bucket=location.bucket, Key=location.key)["Body"].read())
     except s3.exceptions.NoSuchKey:
         return {"closed": 0, "unstarted_tasks_deleted": 0, "problems": []}  # it failed before its first round
-    deleted = 0
+    project_id, deleted = int(record["id"]), 0
     try:
         for task in client.tasks(project_id):
-            if not task.get("annotations"):
+            ours = (task.get("meta") or {}).get(BATCH_FIELD, batch.batch_id) == batch.batch_id
+            if ours and not task.get("annotations"):
                 client.delete(f"/api/tasks/{int(task['id'])}/")
                 deleted += 1
         title = str(client.get(f"/api/projects/{project_id}/").get("title", ""))
-        if not title.startswith("closed "):
+        if not record.get("yours") and not title.startswith("closed "):
             client.patch(f"/api/projects/{project_id}/", {"title": f"closed {title}"[:TITLE_MAX]})
     except LabelStudioNotFound as error:
         return {"closed": 0, "unstarted_tasks_deleted": deleted, "problems": [f"project {project_id}: {error}"]}
