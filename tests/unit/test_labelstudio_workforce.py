@@ -398,3 +398,28 @@ def test_a_long_run_is_split_and_a_full_hd_mask_round_trips() -> None:
 def test_a_brush_that_is_not_the_images_is_refused(rle: list[int], reason: str) -> None:
     with pytest.raises(brush.BrushError, match=reason):
         brush.decode(rle, 5, 4)
+
+
+def test_a_keypoint_the_rig_does_not_have_is_rejected_by_the_keypoint_reader_with_the_reason() -> None:
+    from groundcrew.workflows.keypoints.poses import rig_from_dict
+    from groundcrew.workforces.ground_truth.consolidation import JobContext
+
+    config = keypoints_config()
+    plugin = for_workflow(config.workflow)
+    interface = plugin.labelstudio(config.workflow)
+    line = {"source-ref": "s3://b/p.png"}
+    region = {
+        "type": "keypointlabels",
+        "from_name": "keypoints",
+        "to_name": "image",
+        "original_width": 200,
+        "original_height": 100,
+        "value": {"x": 10.0, "y": 10.0, "width": 0.5, "keypointlabels": ["tail_tip"]},
+    }
+    content = interface.answer_content([region], line, config)
+    assert config.rig is not None
+    context = JobContext(
+        labels=config.labels, policy=config.consensus, workflow=config.workflow, rig=rig_from_dict(config.rig)
+    )
+    with pytest.raises(AnswerError, match="places keypoint 'tail_tip', which rig 'coco-person' does not have"):
+        plugin.read_answer("labelstudio.7", json.dumps(content), context)
