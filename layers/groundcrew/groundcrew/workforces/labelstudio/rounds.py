@@ -155,7 +155,8 @@ def _ask(client: LabelStudioClient, item: ItemTask, task: dict[str, Any] | None)
     item.task_id = int(task["id"])
     annotations = task.get("annotations") or []
     item.known = sorted(int(annotation["id"]) for annotation in annotations)
-    holding = len({_user_id(a.get("completed_by")) for a in annotations if not a.get("was_cancelled")})
+    # Label Studio hands a task out until its annotations (skips aside) reach the overlap, whoever made them.
+    holding = sum(1 for annotation in annotations if not annotation.get("was_cancelled"))
     if int(task.get("overlap") or 0) != holding + item.wanted:
         client.patch(f"/api/tasks/{item.task_id}/", {"overlap": holding + item.wanted})
 
