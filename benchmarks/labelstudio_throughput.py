@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import time
 from typing import Any
 
@@ -73,13 +72,15 @@ def paged_get(client: LabelStudioClient, project: int, *, with_annotations: bool
     return count, time.perf_counter() - start
 
 
-def annotated_round(s3: Any, client: LabelStudioClient, publisher: EventPublisher, tasks: int) -> tuple[Any, Any]:
+def annotated_round(
+    s3: Any, client: LabelStudioClient, publisher: EventPublisher, tasks: int, storage: rounds.ImageStorage
+) -> tuple[Any, Any]:
     """A launched round whose tasks already hold two annotations each (users bench-1 and bench-2)."""
     batch = BatchRef(
         batch_id="shapes-20261208t000000-c0ffee", project="shapes", bucket=BUCKET, manifest_uri="", item_count=0
     )
     job = prepared(s3, batch, tasks)
-    rounds.launch_round(s3, client, publisher, batch, job)  # an empty project would do; this one is real
+    rounds.launch_round(s3, client, publisher, batch, job, storage)  # an empty project would do; this one is real
     users = [client.post("/api/users/", {"email": f"bench-{n}@bench.local", "username": f"b{n}"})["id"] for n in (1, 2)]
     project = rounds._read_project_id(s3, batch)
     ledger = rounds._read_ledger(s3, batch, job)
@@ -126,7 +127,7 @@ def main() -> None:
         publisher = EventPublisher(events, "default")
         endpoint = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         endpoint.start()
-        os.environ["LABEL_STUDIO_S3_ENDPOINT"] = "http://{}:{}".format(*endpoint.get_host_and_port())
+        storage = rounds.ImageStorage("us-east-1", "http://{}:{}".format(*endpoint.get_host_and_port()))
         client = LabelStudioClient(labelstudio.url, labelstudio.token, timeout_seconds=300)
         try:
             batch = BatchRef(
@@ -134,13 +135,13 @@ def main() -> None:
             )
             job = prepared(s3, batch, tasks)
             start = time.perf_counter()
-            launched = rounds.launch_round(s3, client, publisher, batch, job)
+            launched = rounds.launch_round(s3, client, publisher, batch, job, storage)
             imported = time.perf_counter() - start
             assert launched["tasks"] == tasks, launched
             count, floor = paged_get(client, launched["project_id"], with_annotations=False)
             report("import (launch_round)", tasks, imported, count, floor)
 
-            batch, job = annotated_round(s3, client, publisher, tasks)
+            batch, job = annotated_round(s3, client, publisher, tasks, storage)
             start = time.perf_counter()
             tracking = rounds.track_round(s3, client, publisher, batch, job, None)
             collected = time.perf_counter() - start

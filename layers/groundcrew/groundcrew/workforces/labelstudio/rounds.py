@@ -29,7 +29,6 @@ batch's project `batches/<project>/<batch>/labelstudio/project.json`.
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -72,6 +71,27 @@ MAX_REPLACEMENTS = 2  # per item and round: annotations we could not count, aske
 WORKER_PREFIX = "labelstudio."  # worker ids: labelstudio.<user id>, no e-mail addresses in events or logs
 
 
+@dataclass(frozen=True, slots=True)
+class ImageStorage:
+    """Each project's S3 source storage: it turns the tasks' s3:// URIs into presigned links when an annotator
+    opens one, signed with the server's own AWS credentials. Nothing is synced from it (we import the tasks)."""
+
+    region: str
+    endpoint: str | None = None  # where the server reaches S3; None: AWS's own (local mode: 127.0.0.1)
+
+    def document(self, bucket: str) -> dict[str, Any]:
+        return {
+            "title": "groundcrew images",
+            "bucket": bucket,
+            "presign": True,
+            "presign_ttl": 60,  # minutes a link lasts once an annotator opens the task
+            "use_blob_urls": False,
+            "recursive_scan": False,
+            "region_name": self.region,
+            **({"s3_endpoint": self.endpoint} if self.endpoint else {}),
+        }
+
+
 @dataclass
 class ItemTask:
     """One item of a round: its manifest line, its task and what came back (a line of the round's ledger)."""
@@ -107,7 +127,12 @@ class ItemTask:
 
 
 def launch_round(
-    s3: S3Client, client: LabelStudioClient, publisher: EventPublisher, batch: BatchRef, job: PreparedJob
+    s3: S3Client,
+    client: LabelStudioClient,
+    publisher: EventPublisher,
+    batch: BatchRef,
+    job: PreparedJob,
+    storage: ImageStorage,
 ) -> dict[str, Any]:
     """The round's tasks in the batch's Label Studio project, each asking for the answers wanted now."""
     project = load_project(s3, batch.bucket, batch.project)
@@ -116,7 +141,7 @@ def launch_round(
     interface = for_workflow(config.workflow).labelstudio(config.workflow)
     wanted = int(job.request["HumanTaskConfig"]["NumberOfHumanWorkersPerDataObject"])
     lines = [line.data for line in manifests.read_manifest(s3, S3Location.parse(job.manifest_uri))]
-    project_id = _batch_project(s3, client, batch, config, interface, settings, wanted)
+    project_id = _batch_project(s3, client, batch, (config, interface, settings, storage), wanted)
     items = [ItemTask(id=str(index), line=line, wanted=wanted) for index, line in enumerate(lines)]
     tasks = {_line_of(task): task for task in client.tasks(project_id)}
     new = _task_documents(s3, batch, items, tasks, config, interface)
@@ -165,12 +190,11 @@ def _batch_project(
     s3: S3Client,
     client: LabelStudioClient,
     batch: BatchRef,
-    config: TaskConfig,
-    interface: LabelStudioInterface,
-    settings: LabelStudioSettings,
+    setup: tuple[TaskConfig, LabelStudioInterface, LabelStudioSettings, ImageStorage],
     wanted: int,
 ) -> int:
     """The batch's project: the one an earlier round (or attempt) finished setting up, or a new one."""
+    config, interface, settings, storage = setup
     location = _project_location(batch)
     try:
         return int(orjson.loads(s3.get_object(Bucket=location.bucket, Key=location.key)["Body"].read())["id"])
@@ -178,7 +202,7 @@ def _batch_project(
         pass
     if settings.project_id is not None:
         project_id = _your_project(client, settings.project_id, config, interface)
-        _ensure_image_storage(client, project_id, batch.bucket)
+        _ensure_image_storage(client, project_id, storage.document(batch.bucket))
         put_object(s3, location, orjson.dumps({"id": project_id, "url": client.url, "yours": True}))
         return project_id
     # Batch ids start with the project's name: the title repeats it only when the settings name another.
@@ -200,7 +224,7 @@ def _batch_project(
         },
     )
     project_id = int(created["id"])
-    client.post("/api/storages/s3/", {"project": project_id, **_image_storage(batch.bucket)})
+    client.post("/api/storages/s3/", {"project": project_id, **storage.document(batch.bucket)})
     put_object(s3, location, orjson.dumps({"id": project_id, "url": client.url, "title": title, "yours": False}))
     return project_id
 
@@ -233,34 +257,10 @@ def _your_project(
     return project_id
 
 
-def _ensure_image_storage(client: LabelStudioClient, project_id: int, bucket: str) -> None:
+def _ensure_image_storage(client: LabelStudioClient, project_id: int, document: dict[str, Any]) -> None:
     storages = client.get("/api/storages/s3/", project=project_id)
-    if not any(storage.get("bucket") == bucket for storage in storages or []):
-        client.post("/api/storages/s3/", {"project": project_id, **_image_storage(bucket)})
-
-
-def _image_storage(bucket: str) -> dict[str, Any]:
-    """The S3 source storage that turns the tasks' s3:// URIs into presigned links when an annotator opens one.
-    Nothing is synced from it (groundcrew imports the tasks); the server signs with its own AWS credentials."""
-    return {
-        "title": "groundcrew images",
-        "bucket": bucket,
-        "presign": True,
-        "presign_ttl": 60,  # minutes a link lasts once an annotator opens the task
-        "use_blob_urls": False,
-        "recursive_scan": False,
-        **_storage_overrides(),
-    }
-
-
-def _storage_overrides() -> dict[str, Any]:
-    """Where the server reaches S3 (`LABEL_STUDIO_S3_ENDPOINT`, empty for AWS itself: local mode serves the bucket
-    on 127.0.0.1) and in which region."""
-    overrides: dict[str, Any] = {"region_name": os.environ.get("AWS_REGION", "us-east-1")}
-    endpoint = os.environ.get("LABEL_STUDIO_S3_ENDPOINT", "")
-    if endpoint:
-        overrides["s3_endpoint"] = endpoint
-    return overrides
+    if not any(storage.get("bucket") == document["bucket"] for storage in storages or []):
+        client.post("/api/storages/s3/", {"project": project_id, **document})
 
 
 def _task_documents(
