@@ -304,3 +304,16 @@ def test_mechanical_turk_refuses_workflows_it_cannot_host() -> None:
     scenes = yaml.safe_load((REPO / "local/groundcrew_local/sample_data/scenes/project.yaml").read_text())
     scenes["workforce"] = MTURK
     assert "built-in task types" in " ".join(field_errors(scenes).values())
+
+
+def test_a_document_nested_too_deeply_for_the_loader_is_an_invalid_project(monkeypatch: pytest.MonkeyPatch) -> None:
+    """libyaml reads deep nesting; the pure-Python loader (where libyaml is missing) hits Python's recursion limit,
+    which must become a named problem, not an uncaught RecursionError that poisons the project's intake."""
+    import yaml
+
+    from groundcrew import projects
+
+    monkeypatch.setattr(projects, "_YAML_LOADER", yaml.SafeLoader)
+    with pytest.raises(projects.InvalidProject) as raised:
+        projects.parse_project("a: " + "[" * 5000 + "]" * 5000, source="projects/deep.yaml")
+    assert "nested too deeply" in raised.value.errors[0].message

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 DEDUP_RETENTION_SECONDS = 90 * 24 * 3600
 MAX_RECORD_ATTEMPTS = 5
+ITEM_KEY_PREFIX = "ITEM#"
+# A sort key holds at most 1,024 bytes (DynamoDB's limit) and an item's is ITEM_KEY_PREFIX + its S3 key.
+MAX_OBJECT_KEY_BYTES = 1024 - len(ITEM_KEY_PREFIX.encode())
 
 
 class SealReason(StrEnum):
@@ -204,7 +207,7 @@ class BatchStore:
                             "TableName": self._table,
                             "Item": {
                                 "pk": _s(f"BATCH#{batch.batch_id}"),
-                                "sk": _s(f"ITEM#{obj.key}"),
+                                "sk": _s(f"{ITEM_KEY_PREFIX}{obj.key}"),
                                 "bucket": _s(obj.bucket),
                                 "key": _s(obj.key),
                                 "size": _n(obj.size),
@@ -323,7 +326,7 @@ class BatchStore:
         """The batch's objects in key order, page by page."""
         for item in self._query(
             KeyConditionExpression="pk = :pk AND begins_with(sk, :item)",
-            ExpressionAttributeValues={":pk": _s(f"BATCH#{batch_id}"), ":item": _s("ITEM#")},
+            ExpressionAttributeValues={":pk": _s(f"BATCH#{batch_id}"), ":item": _s(ITEM_KEY_PREFIX)},
             ProjectionExpression="#b, #k",
             ExpressionAttributeNames={"#b": "bucket", "#k": "key"},
         ):

@@ -88,6 +88,27 @@ def check_signature(obj: IncomingObject, head: bytes) -> Decision:
     )
 
 
+class ObjectMissing(Exception):
+    """The object was deleted between its event and intake's read of it."""
+
+
+def key_too_long_decision(obj: IncomingObject, longest: int) -> Decision:
+    return Decision(
+        Disposition.REJECT,
+        "key-too-long",
+        f"the key is {len(obj.key.encode()):,} bytes (UTF-8); groundcrew records each object by its key and takes "
+        f"keys of at most {longest:,} bytes: shorten its folders or file name and drop it again",
+    )
+
+
+def object_missing_decision(obj: IncomingObject) -> Decision:
+    return Decision(
+        Disposition.REJECT,
+        "object-missing",
+        "the object was deleted before intake could read it; drop it again if it should be labeled",
+    )
+
+
 def unknown_project_decision(obj: IncomingObject) -> Decision:
     name = obj.project_name
     if name is None:

@@ -23,8 +23,23 @@ from groundcrew.core.events import (
 from groundcrew.core.media import SIGNATURE_BYTES
 from groundcrew.core.records import import_id
 from groundcrew.core.s3_locations import S3Location
-from groundcrew.intake.batches import BatchStore, OpenBatch, RecordOutcome, SealedBatch, SealReason
-from groundcrew.intake.rules import Decision, Disposition, IncomingObject, unknown_project_decision
+from groundcrew.intake.batches import (
+    MAX_OBJECT_KEY_BYTES,
+    BatchStore,
+    OpenBatch,
+    RecordOutcome,
+    SealedBatch,
+    SealReason,
+)
+from groundcrew.intake.rules import (
+    Decision,
+    Disposition,
+    IncomingObject,
+    ObjectMissing,
+    key_too_long_decision,
+    object_missing_decision,
+    unknown_project_decision,
+)
 from groundcrew.projects import (
     IMPORTS_PREFIX,
     PROJECTS_PREFIX,
@@ -33,6 +48,7 @@ from groundcrew.projects import (
     ProjectNotFound,
     load_project,
     parse_project,
+    read_project_document,
 )
 from groundcrew.workflows.registry import for_workflow
 
@@ -85,7 +101,11 @@ class Receiver:
         if obj.key.startswith(IMPORTS_PREFIX) or project.imports_labels:
             self._receive_for_import(project, obj)
             return
-        decision = for_workflow(project.workflow).intake_decision(project, obj, lambda: self._head_bytes(obj))
+        try:
+            decision = for_workflow(project.workflow).intake_decision(project, obj, lambda: self._head_bytes(obj))
+        except ObjectMissing:
+            self._reject(obj, object_missing_decision(obj))
+            return
         match decision.disposition:
             case Disposition.IGNORE:
                 logger.debug("ignored object", extra={"key": obj.key, "rule": decision.rule})
@@ -97,6 +117,8 @@ class Receiver:
                     logger.info("seal marker with no open batch", extra={"project": project.name})
                 else:
                     self.seal_and_start(project, batch, SealReason.MARKER)
+            case Disposition.LABEL if len(obj.key.encode()) > MAX_OBJECT_KEY_BYTES:
+                self._reject(obj, key_too_long_decision(obj, MAX_OBJECT_KEY_BYTES))
             case Disposition.LABEL:
                 self._record(project, obj)
 
@@ -227,16 +249,22 @@ class Receiver:
         return self._projects[name]
 
     def _head_bytes(self, obj: IncomingObject) -> bytes:
-        response = self.s3.get_object(Bucket=obj.bucket, Key=obj.key, Range=f"bytes=0-{SIGNATURE_BYTES - 1}")
+        try:
+            response = self.s3.get_object(Bucket=obj.bucket, Key=obj.key, Range=f"bytes=0-{SIGNATURE_BYTES - 1}")
+        except self.s3.exceptions.NoSuchKey:
+            raise ObjectMissing(obj.key) from None  # deleted since it was dropped: no retry brings it back
         return response["Body"].read()
 
     def _check_project_document(self, obj: IncomingObject) -> None:
         path = PurePosixPath(obj.key.removeprefix(PROJECTS_PREFIX))
         if path.suffix not in {".yaml", ".yml"} or len(path.parts) != 1:
             return
-        body = self.s3.get_object(Bucket=obj.bucket, Key=obj.key)["Body"].read()
         try:
+            body = read_project_document(self.s3, obj.bucket, obj.key)
             project = parse_project(body, source=f"s3://{obj.bucket}/{obj.key}", expected_name=path.stem)
+        except ProjectNotFound:
+            logger.info("project document deleted before it was checked", extra={"project": path.stem})
+            return
         except InvalidProject as error:
             self._reject(obj, Decision(Disposition.REJECT, "invalid-project", str(error)), error, project=path.stem)
             return

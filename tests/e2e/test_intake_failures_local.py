@@ -1,0 +1,93 @@
+"""Intake under inputs that used to send whole projects to the dead-letter queue with nobody told: a poisoned
+project document, keys too long to record, objects deleted before intake reads them. Each now ends in an
+`Input Rejected` event with a named rule, and the SQS record succeeds (no retry can help)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote_plus
+
+import pytest
+
+from groundcrew.projects import MAX_PROJECT_BYTES
+from groundcrew_local.environment import LocalEnvironment, local_environment, sample_images, sample_project_document
+
+pytestmark = pytest.mark.e2e
+SAMPLE = json.loads((Path(__file__).resolve().parents[2] / "events" / "intake-object-created.json").read_text())
+PNG = next(p for p in sample_images() if p.suffix == ".png").read_bytes()
+
+
+def intake(env: LocalEnvironment, key: str, size: int = 576) -> dict[str, Any]:
+    """The intake function on one SQS record of an S3 Object Created event (keys arrive URL-encoded)."""
+    event = copy.deepcopy(SAMPLE)
+    record = event["Records"][0]
+    body = json.loads(record["body"])
+    body["detail"]["bucket"]["name"] = env.data_bucket
+    body["detail"]["object"].update(key=quote_plus(key, safe="/"), size=size)
+    record["body"] = json.dumps(body)
+    event["Records"] = [record]
+    result: dict[str, Any] = env.stack.invoke("IntakeFunction", event)
+    return result
+
+
+def rejections(env: LocalEnvironment) -> list[tuple[str, str]]:
+    return [(e["detail"]["key"], e["detail"]["rule"]) for e in env.events_of("Input Rejected")]
+
+
+def quietly(env: LocalEnvironment) -> None:
+    """Objects put by the test reach intake only through `intake()` (the S3 rule is switched off)."""
+    events = env.client("events")
+    events.disable_rule(Name=env.stack.physical_ids["ObjectCreatedRule"])
+
+
+def test_a_deeply_nested_project_document_is_rejected_and_its_objects_too_without_a_retry() -> None:
+    deep = "a: " + "[" * 5000 + "]" * 5000 + "\n"
+    with local_environment() as env:
+        quietly(env)
+        env.s3.put_object(Bucket=env.data_bucket, Key="projects/deep.yaml", Body=deep.encode())
+        env.s3.put_object(Bucket=env.data_bucket, Key="incoming/deep/a.png", Body=PNG)
+        started = time.monotonic()
+        assert intake(env, "projects/deep.yaml")["batchItemFailures"] == []
+        assert intake(env, "incoming/deep/a.png")["batchItemFailures"] == []
+        assert time.monotonic() - started < 10
+        assert rejections(env) == [
+            ("projects/deep.yaml", "invalid-project"),
+            ("incoming/deep/a.png", "invalid-project"),
+        ]
+        assert all(e["detail"]["errors"] for e in env.events_of("Input Rejected"))  # each says what is wrong
+
+
+def test_an_oversized_project_document_is_refused_from_its_size_unread() -> None:
+    big = sample_project_document() + b"# padding\n" * (MAX_PROJECT_BYTES // 10 + 1)
+    with local_environment() as env:
+        quietly(env)
+        env.s3.put_object(Bucket=env.data_bucket, Key="projects/shapes.yaml", Body=big)
+        assert intake(env, "projects/shapes.yaml")["batchItemFailures"] == []
+        (rejected,) = env.events_of("Input Rejected")
+        assert rejected["detail"]["rule"] == "invalid-project"
+        assert f"may be at most {MAX_PROJECT_BYTES:,}" in rejected["detail"]["errors"][0]["message"]
+
+
+def test_a_key_too_long_to_record_is_rejected_with_a_named_rule() -> None:
+    long_key = "incoming/shapes/" + "d" * 993 + "/circle.png"  # 1,020 bytes: ITEM# + it is over DynamoDB's 1,024
+    assert len(long_key.encode()) == 1020
+    with local_environment() as env:
+        quietly(env)
+        env.s3.put_object(Bucket=env.data_bucket, Key="projects/shapes.yaml", Body=sample_project_document())
+        env.s3.put_object(Bucket=env.data_bucket, Key=long_key, Body=PNG)
+        assert intake(env, long_key, size=len(PNG))["batchItemFailures"] == []
+        (rejected,) = env.events_of("Input Rejected")
+        assert (rejected["detail"]["key"], rejected["detail"]["rule"]) == (long_key, "key-too-long")
+        assert "at most 1,019 bytes" in rejected["detail"]["message"]
+
+
+def test_an_object_deleted_before_intake_reads_it_is_rejected_not_retried() -> None:
+    with local_environment() as env:
+        quietly(env)
+        env.s3.put_object(Bucket=env.data_bucket, Key="projects/shapes.yaml", Body=sample_project_document())
+        assert intake(env, "incoming/shapes/gone.png")["batchItemFailures"] == []
+        assert rejections(env) == [("incoming/shapes/gone.png", "object-missing")]
