@@ -1,6 +1,9 @@
-"""Intake under inputs that used to send whole projects to the dead-letter queue with nobody told: a poisoned
-project document, keys too long to record, objects deleted before intake reads them. Each now ends in an
-`Input Rejected` event with a named rule, and the SQS record succeeds (no retry can help)."""
+"""Failure paths that used to cost a batch or land in the dead-letter queue with nobody told (issue 15).
+
+Intake: a poisoned project document, keys too long to record, objects deleted before intake reads them: each now
+ends in an `Input Rejected` event with a named rule, and the SQS record succeeds (no retry can help). The
+consolidation Lambda: a job groundcrew did not prepare falls back to its label categories under the function's
+real permissions."""
 
 from __future__ import annotations
 
@@ -17,7 +20,8 @@ from groundcrew.projects import MAX_PROJECT_BYTES
 from groundcrew_local.environment import LocalEnvironment, local_environment, sample_images, sample_project_document
 
 pytestmark = pytest.mark.e2e
-SAMPLE = json.loads((Path(__file__).resolve().parents[2] / "events" / "intake-object-created.json").read_text())
+SAMPLE_EVENTS = Path(__file__).resolve().parents[2] / "events"
+SAMPLE = json.loads((SAMPLE_EVENTS / "intake-object-created.json").read_text())
 PNG = next(p for p in sample_images() if p.suffix == ".png").read_bytes()
 
 
@@ -91,3 +95,19 @@ def test_an_object_deleted_before_intake_reads_it_is_rejected_not_retried() -> N
         env.s3.put_object(Bucket=env.data_bucket, Key="projects/shapes.yaml", Body=sample_project_document())
         assert intake(env, "incoming/shapes/gone.png")["batchItemFailures"] == []
         assert rejections(env) == [("incoming/shapes/gone.png", "object-missing")]
+
+
+def test_consolidating_a_job_groundcrew_did_not_prepare_falls_back_to_a_majority_vote() -> None:
+    """The README's promise, under the function's own IAM policy: S3 must say the task config is missing (404),
+    not forbidden (403), for the fallback to the request's label categories to happen."""
+    from groundcrew_local.invoke import seed_sample_world
+
+    event = json.loads((SAMPLE_EVENTS / "annotation-consolidation-request.json").read_text())
+    event["labelingJobArn"] = event["labelingJobArn"].replace("gc-shapes-", "someone-elses-")
+    with local_environment() as env:
+        seed_sample_world(env)
+        result = env.stack.invoke("AnnotationConsolidationFunction", event)
+        assert len(result) == 10
+        labels = [entry["consolidatedAnnotation"]["content"]["shapes"]["label"] for entry in result]
+        assert set(labels) - {None} <= {"circle", "square", "triangle"}  # None: a tie, left unresolved
+        assert sum(label is not None for label in labels) >= 5
