@@ -10,14 +10,20 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from groundcrew.consensus.worker_quality import WorkerQualityStore
-from groundcrew.core.events import EventPublisher
+from groundcrew.core.events import ANNOUNCED_ONCE, OncePerBatch
 from groundcrew.core.records import ExecutionState
+from groundcrew.intake.batches import BatchStore
 from groundcrew.steps.finalize import finalize_batch
 
 logger = Logger()
 s3 = boto3.client("s3")
-workers = WorkerQualityStore(boto3.client("dynamodb"), os.environ["BATCHES_TABLE"])
-publisher = EventPublisher(boto3.client("events"), os.environ["EVENT_BUS_NAME"])
+dynamodb = boto3.client("dynamodb")
+workers = WorkerQualityStore(dynamodb, os.environ["BATCHES_TABLE"])
+# The training export is announced once per batch, however often Finalize runs for it.
+announcements = BatchStore(dynamodb, os.environ["BATCHES_TABLE"])
+publisher = OncePerBatch(
+    boto3.client("events"), os.environ["EVENT_BUS_NAME"], announcements.claim_announcement, ANNOUNCED_ONCE
+)
 
 
 @logger.inject_lambda_context

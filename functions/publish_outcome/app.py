@@ -9,12 +9,17 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from groundcrew.core.events import EventDetail, EventPublisher
+from groundcrew.core.events import ANNOUNCED_ONCE, EventDetail, OncePerBatch
 from groundcrew.core.records import ExecutionState
+from groundcrew.intake.batches import BatchStore
 from groundcrew.steps.publish import completed_event, failed_event
 
 logger = Logger()
-publisher = EventPublisher(boto3.client("events"), os.environ["EVENT_BUS_NAME"])
+# A batch's completion is announced once, however often an execution runs for it.
+announcements = BatchStore(boto3.client("dynamodb"), os.environ["BATCHES_TABLE"])
+publisher = OncePerBatch(
+    boto3.client("events"), os.environ["EVENT_BUS_NAME"], announcements.claim_announcement, ANNOUNCED_ONCE
+)
 
 
 @logger.inject_lambda_context

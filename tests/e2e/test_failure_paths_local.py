@@ -111,3 +111,24 @@ def test_consolidating_a_job_groundcrew_did_not_prepare_falls_back_to_a_majority
         labels = [entry["consolidatedAnnotation"]["content"]["shapes"]["label"] for entry in result]
         assert set(labels) - {None} <= {"circle", "square", "triangle"}  # None: a tie, left unresolved
         assert sum(label is not None for label in labels) >= 5
+
+
+def test_a_batch_run_again_announces_its_completion_once() -> None:
+    """An execution started again with the same input (a redrive, an operator's retry) re-does the work, which is
+    idempotent, but consumers hear of the completion and the training export once."""
+    with local_environment() as env:
+        env.s3.put_object(Bucket=env.data_bucket, Key="projects/shapes.yaml", Body=sample_project_document())
+        for path in (p for p in sample_images() if p.suffix in {".png", ".jpg"}):
+            env.s3.put_object(Bucket=env.data_bucket, Key=f"incoming/shapes/{path.name}", Body=path.read_bytes())
+        env.s3.put_object(Bucket=env.data_bucket, Key="incoming/shapes/_SEAL", Body=b"")
+        (first,) = env.wait_for_all_executions()
+        assert first["status"] == "SUCCEEDED"
+        sfn = env.client("stepfunctions")
+        sfn.start_execution(
+            stateMachineArn=env.state_machine_arn, name=f"{first['name']}-again", input=first["input"]
+        )
+        assert all(e["status"] == "SUCCEEDED" for e in env.wait_for_all_executions())
+        kinds = [e["detail-type"] for e in env.events()]
+        assert kinds.count("Labeling Job Completed") == 1
+        assert kinds.count("Training Data Exported") == 1
+        assert kinds.count("Labeling Round Completed") >= 2  # the work itself did run again

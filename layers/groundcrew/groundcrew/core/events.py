@@ -6,7 +6,7 @@ Every event has source `groundcrew`. The JSON Schemas in docs/events/ are genera
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
@@ -474,3 +474,31 @@ class EventPublisher:
                     if result.get("ErrorCode")
                 ]
                 raise EventPublishError(f"EventBridge refused {response['FailedEntryCount']} event(s): {refused}")
+
+
+class OncePerBatch(EventPublisher):
+    """Puts events on the bus like EventPublisher, but a batch's outcome events (`once`) at most once, whatever
+    runs the step again (an execution started again with the same input, a retried Lambda): `claim(batch_id,
+    detail_type)` records the announcement conditionally and says whether this call is the first."""
+
+    def __init__(
+        self, client: EventBridgeClient, bus_name: str, claim: Callable[[str, str], bool], once: frozenset[str]
+    ) -> None:
+        super().__init__(client, bus_name)
+        self._claim = claim
+        self._once = once
+
+    def publish_all(self, details: Iterable[EventDetail], *, resources: Sequence[str] = ()) -> None:
+        kept = [detail for detail in details if self._first(detail)]
+        if kept:
+            super().publish_all(kept, resources=resources)
+
+    def _first(self, detail: EventDetail) -> bool:
+        batch_id = getattr(detail, "batch_id", None)
+        if detail.DETAIL_TYPE not in self._once or not isinstance(batch_id, str):
+            return True
+        return self._claim(batch_id, detail.DETAIL_TYPE)
+
+
+# What a batch announces once: its completion and its training export.
+ANNOUNCED_ONCE = frozenset({"Labeling Job Completed", "Training Data Exported"})

@@ -6,6 +6,7 @@ Items (pk / sk):
 - `BATCH#<id>` / `ITEM#<key>`: one object of the batch; sorting by key gives the manifest a stable order.
 - `OBJECT#<bucket>/<key>` / `ETAG#<etag>`: proof that this content was recorded, so a redelivered event adds nothing.
 - `PENDING` / `<batch id>`: a sealed batch whose execution has not been started yet (retried by the flush).
+- `BATCH#<id>` / `ANNOUNCED#<detail type>`: the batch's outcome event of that type was published (once only).
 Every change is a conditional write or a transaction, so concurrent intake invocations cannot lose or double items.
 """
 
@@ -295,6 +296,24 @@ class BatchStore:
             return None
         # Adds that raced the seal either landed before it (and are counted) or failed their condition.
         return SealedBatch(batch.project, batch.batch_id, reason, self.item_count(batch.batch_id))
+
+    def claim_announcement(self, batch_id: str, detail_type: str) -> bool:
+        """True the first time a batch's `detail_type` event is claimed, False ever after (a conditional write)."""
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item={
+                    "pk": _s(f"BATCH#{batch_id}"),
+                    "sk": _s(f"ANNOUNCED#{detail_type}"),
+                    "at": {"N": str(int(time.time()))},
+                },
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def pending_batches(self) -> Iterator[SealedBatch]:
         """Sealed batches whose execution has not been confirmed started."""
