@@ -124,11 +124,45 @@ def test_a_batch_run_again_announces_its_completion_once() -> None:
         (first,) = env.wait_for_all_executions()
         assert first["status"] == "SUCCEEDED"
         sfn = env.client("stepfunctions")
-        sfn.start_execution(
-            stateMachineArn=env.state_machine_arn, name=f"{first['name']}-again", input=first["input"]
-        )
+        sfn.start_execution(stateMachineArn=env.state_machine_arn, name=f"{first['name']}-again", input=first["input"])
         assert all(e["status"] == "SUCCEEDED" for e in env.wait_for_all_executions())
         kinds = [e["detail-type"] for e in env.events()]
         assert kinds.count("Labeling Job Completed") == 1
         assert kinds.count("Training Data Exported") == 1
         assert kinds.count("Labeling Round Completed") >= 2  # the work itself did run again
+
+
+def _unavailable_first(original: Any, times: int) -> Any:
+    """SageMaker's own 503 ServiceUnavailable for the first `times` calls, then the real answer."""
+    from moto.core.exceptions import JsonRESTError
+
+    calls = {"n": 0}
+
+    def call(backend: Any, params: dict[str, Any]) -> Any:
+        calls["n"] += 1
+        if calls["n"] <= times:
+            error = JsonRESTError("ServiceUnavailable", "Service Unavailable")
+            error.code = 503
+            raise error
+        return original(backend, params)
+
+    return call
+
+
+def test_sagemaker_5xx_in_launch_and_track_are_retried_and_the_batch_still_completes() -> None:
+    with local_environment() as env:
+        env.ground_truth.create_labeling_job = _unavailable_first(env.ground_truth.create_labeling_job, 1)  # type: ignore[method-assign]
+        env.ground_truth.describe_labeling_job = _unavailable_first(env.ground_truth.describe_labeling_job, 5)  # type: ignore[method-assign]
+        env.s3.put_object(Bucket=env.data_bucket, Key="projects/shapes.yaml", Body=sample_project_document())
+        for path in (p for p in sample_images() if p.suffix in {".png", ".jpg"}):
+            env.s3.put_object(Bucket=env.data_bucket, Key=f"incoming/shapes/{path.name}", Body=path.read_bytes())
+        env.s3.put_object(Bucket=env.data_bucket, Key="incoming/shapes/_SEAL", Body=b"")
+        (execution,) = env.wait_for_all_executions()
+        assert execution["status"] == "SUCCEEDED"
+        sfn = env.client("stepfunctions")
+        history = sfn.get_execution_history(executionArn=execution["executionArn"], maxResults=1000)["events"]
+        errors = [
+            e["lambdaFunctionFailedEventDetails"]["error"] for e in history if e["type"] == "LambdaFunctionFailed"
+        ]
+        assert errors == ["GroundTruthUnavailable"] * 6  # one create, five describes, each retried
+        assert env.events_of("Labeling Job Completed")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from groundcrew.core.events import LabelCounters
 from groundcrew.core.s3_locations import S3Location
@@ -26,6 +26,19 @@ MAX_CONCURRENT_TASKS = 1000
 
 class GroundTruthThrottled(RuntimeError):
     """Ground Truth throttled the call; the state machine retries with backoff."""
+
+
+class GroundTruthUnavailable(RuntimeError):
+    """SageMaker failed on its side (5xx, InternalFailure, ServiceUnavailable) or did not answer in time; the state
+    machine retries with backoff (CreateLabelingJob is idempotent here: a repeated create finds the job)."""
+
+
+_SERVICE_SIDE_CODES = frozenset({"InternalFailure", "InternalServerError", "ServiceUnavailable", "RequestTimeout"})
+
+
+def _service_side(error: ClientError) -> bool:
+    status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    return status >= 500 or error.response.get("Error", {}).get("Code") in _SERVICE_SIDE_CODES
 
 
 class GroundTruthLimitExceeded(RuntimeError):
@@ -150,9 +163,13 @@ def launch(sagemaker: SageMakerClient, request: dict[str, Any]) -> str:
     name = request["LabelingJobName"]
     try:
         return sagemaker.create_labeling_job(**request)["LabelingJobArn"]
+    except (BotoCoreError, ConnectionError) as error:  # no answer: timeouts, resets, endpoint unreachable
+        raise GroundTruthUnavailable(f"CreateLabelingJob {name}: {error}") from None
     except ClientError as error:
         code = error.response["Error"]["Code"]
         message = error.response["Error"].get("Message", "")
+        if _service_side(error):
+            raise GroundTruthUnavailable(f"CreateLabelingJob {name}: {code}: {message}") from None
         if code in {"ThrottlingException", "Throttling", "TooManyRequestsException"}:
             raise GroundTruthThrottled(f"CreateLabelingJob {name}: {message}") from None
         if code == "ResourceLimitExceeded":
@@ -181,9 +198,13 @@ class JobState:
 def describe(sagemaker: SageMakerClient, name: str) -> JobState:
     try:
         job = sagemaker.describe_labeling_job(LabelingJobName=name)
+    except (BotoCoreError, ConnectionError) as error:
+        raise GroundTruthUnavailable(f"DescribeLabelingJob {name}: {error}") from None
     except ClientError as error:
         if error.response["Error"]["Code"] in {"ThrottlingException", "Throttling"}:
             raise GroundTruthThrottled(f"DescribeLabelingJob {name}") from None
+        if _service_side(error):
+            raise GroundTruthUnavailable(f"DescribeLabelingJob {name}: {error}") from None
         raise
     output = job.get("LabelingJobOutput") or {}
     return JobState(
