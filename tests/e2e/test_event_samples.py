@@ -22,6 +22,7 @@ FUNCTION_BY_PREFIX = {
     "prepare-job-": "prepare_job",
     "launch-job-": "launch_job",
     "track-job-": "track_job",
+    "stop-job-": "stop_job",
     "collect-output-": "collect_output",
     "decide-round-": "decide_round",
     "finalize-batch-": "finalize_batch",
@@ -118,6 +119,8 @@ def check_result(name: str, result: Any, events: list[dict[str, Any]], execution
         assert kinds[0] == "Annotations Imported"
         assert [e["status"] for e in executions] == ["SUCCEEDED"]  # the started batch: a trial, then the rest
         assert "Trial Batch Checked" in kinds and "Labeling Job Completed" in kinds
+    if name == "stop-job-failed-round.json":
+        assert result["stopped"] is False and "Completed" in result["why"]
     if name == "launch-labelstudio-prepared.json":
         assert (result["tasks"], result["failed"]) == (12, 0)  # the seeded round's tasks, found again
     if name == "track-labelstudio-poll.json":

@@ -166,3 +166,30 @@ def test_sagemaker_5xx_in_launch_and_track_are_retried_and_the_batch_still_compl
         ]
         assert errors == ["GroundTruthUnavailable"] * 6  # one create, five describes, each retried
         assert env.events_of("Labeling Job Completed")
+
+
+def test_a_round_that_fails_after_launch_stops_its_job_before_the_failure_is_reported() -> None:
+    """DescribeLabelingJob refused for good (not a retryable error): Track fails, and the job it could no longer
+    watch is stopped (it would keep billing) before `Labeling Job Failed` goes out."""
+    from moto.core.exceptions import JsonRESTError
+
+    def refused(backend: Any, params: dict[str, Any]) -> Any:
+        raise JsonRESTError("AccessDeniedException", "not authorized to perform sagemaker:DescribeLabelingJob")
+
+    with local_environment() as env:
+        original = env.ground_truth.describe_labeling_job
+        env.ground_truth.describe_labeling_job = refused  # type: ignore[method-assign]
+        env.s3.put_object(Bucket=env.data_bucket, Key="projects/shapes.yaml", Body=sample_project_document())
+        for path in (p for p in sample_images() if p.suffix in {".png", ".jpg"}):
+            env.s3.put_object(Bucket=env.data_bucket, Key=f"incoming/shapes/{path.name}", Body=path.read_bytes())
+        env.s3.put_object(Bucket=env.data_bucket, Key="incoming/shapes/_SEAL", Body=b"")
+        (execution,) = env.wait_for_all_executions()
+        assert execution["status"] == "FAILED"
+        env.ground_truth.describe_labeling_job = original  # type: ignore[method-assign]
+        (job,) = env.ground_truth.jobs.values()
+        assert job.status in {"Stopping", "Stopped"}
+        sfn = env.client("stepfunctions")
+        history = sfn.get_execution_history(executionArn=execution["executionArn"], maxResults=1000)["events"]
+        entered = [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
+        assert entered.index("StopRoundJob") < entered.index("NotifyFailure")
+        assert env.events_of("Labeling Job Failed")

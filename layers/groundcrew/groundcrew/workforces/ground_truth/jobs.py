@@ -221,3 +221,18 @@ def stop(sagemaker: SageMakerClient, name: str) -> None:
     except ClientError as error:
         if error.response["Error"]["Code"] != "ResourceNotFound":
             raise
+
+
+def stop_if_running(sagemaker: SageMakerClient, name: str) -> dict[str, Any]:
+    """Stop the job; one that ended already (SageMaker refuses to stop it) or was never created is left alone.
+    StopLabelingJob alone decides: the failure being handled may be that the job cannot be described."""
+    try:
+        sagemaker.stop_labeling_job(LabelingJobName=name)
+    except ClientError as error:
+        code = error.response["Error"]["Code"]
+        if code == "ResourceNotFound":
+            return {"stopped": False, "why": "the job was never created"}
+        if code == "ValidationException":
+            return {"stopped": False, "why": error.response["Error"].get("Message", "it ended already")}
+        raise
+    return {"stopped": True, "why": "it was still running"}
