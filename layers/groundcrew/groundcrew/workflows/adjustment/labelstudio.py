@@ -167,15 +167,20 @@ def _mask_indices(png: bytes) -> Any:
     import io
 
     import numpy as np
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
 
-    with Image.open(io.BytesIO(png)) as image:
-        width, height = image.size
-        if width * height > MAX_MASK_PIXELS:
-            raise DataObjectError(f"the imported mask has {width * height:,} pixels, over {MAX_MASK_PIXELS:,}")
-        if image.mode not in {"L", "P"}:
-            raise DataObjectError(f"the imported mask is mode {image.mode}, not class indices (L or P)")
-        return np.asarray(image, dtype=np.uint8)
+    try:
+        with Image.open(io.BytesIO(png)) as image:
+            width, height = image.size
+            if width * height > MAX_MASK_PIXELS:
+                raise DataObjectError(f"the imported mask has {width * height:,} pixels, over {MAX_MASK_PIXELS:,}")
+            if image.mode not in {"L", "P"}:
+                raise DataObjectError(f"the imported mask is mode {image.mode}, not class indices (L or P)")
+            return np.asarray(image, dtype=np.uint8)
+    except Image.DecompressionBombError as error:  # Pillow refuses its own limit before we see the size
+        raise DataObjectError(f"the imported mask is too large to decode safely: {error}") from None
+    except (UnidentifiedImageError, OSError) as error:
+        raise DataObjectError(f"the imported mask is not a readable image: {error}") from None
 
 
 class MasksInLabelStudio:
