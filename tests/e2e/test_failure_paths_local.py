@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 import pytest
+import yaml
 
 from groundcrew.projects import MAX_PROJECT_BYTES
 from groundcrew_local.environment import LocalEnvironment, local_environment, sample_images, sample_project_document
@@ -193,3 +194,80 @@ def test_a_round_that_fails_after_launch_stops_its_job_before_the_failure_is_rep
         entered = [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
         assert entered.index("StopRoundJob") < entered.index("NotifyFailure")
         assert env.events_of("Labeling Job Failed")
+
+
+def _bomb_png(width: int, height: int) -> bytes:
+    """A greyscale PNG of zeros built row by row: a few hundred KiB on disk, width x height bytes once decoded."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    packer, row = zlib.compressobj(9), b"\x00" * (width + 1)
+    body = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+def test_decompression_bombs_given_as_masks_are_refused_by_preflight_without_decoding_them() -> None:
+    """Two small PNGs claiming 12,000 x 12,000 and 20,000 x 20,000 pixels as the masks of a 20 x 10 image: the
+    first is refused for its size (its pixels never decoded), the second is one Pillow will not open; the batch is
+    rejected with both rules, quickly, instead of a 1.6 GB decode or an uncaught DecompressionBombError."""
+    import resource
+
+    project = {
+        "name": "scenes",
+        "workflow": "semantic-segmentation-adjustment",
+        "labels": ["road", "car"],
+        "adjustment": {"format": "coco", "images_prefix": "images/scenes/"},
+        "task": {"title": "Correct the masks", "description": "Fix them"},
+        "workforce": {"workteam_arn": "arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/fixers"},
+    }
+    color_map = {
+        "0": {"class-name": "BACKGROUND", "hex-color": "#ffffff"},
+        "1": {"class-name": "road", "hex-color": "#5a5a5a"},
+    }
+    import io
+
+    from PIL import Image
+
+    with local_environment() as env:
+        quietly(env)
+        bucket = env.data_bucket
+        env.s3.put_object(Bucket=bucket, Key="projects/scenes.yaml", Body=yaml.safe_dump(project).encode())
+        image = io.BytesIO()
+        Image.new("RGB", (20, 10)).save(image, format="PNG")
+        lines = []
+        for name, size in (("a", (12_000, 12_000)), ("b", (20_000, 20_000))):
+            env.s3.put_object(Bucket=bucket, Key=f"images/scenes/{name}.png", Body=image.getvalue())
+            env.s3.put_object(Bucket=bucket, Key=f"imported/scenes/{name}.png", Body=_bomb_png(*size))
+            lines.append(
+                {
+                    "source-ref": f"s3://{bucket}/images/scenes/{name}.png",
+                    "imported-ref": f"s3://{bucket}/imported/scenes/{name}.png",
+                    "imported-ref-metadata": {
+                        "internal-color-map": color_map,
+                        "type": "groundtruth/semantic-segmentation",
+                    },
+                }
+            )
+        manifest = "batches/scenes/scenes-b1/input.manifest"
+        env.s3.put_object(Bucket=bucket, Key=manifest, Body="\n".join(json.dumps(x) for x in lines).encode())
+        batch = {
+            "batch_id": "scenes-b1",
+            "project": "scenes",
+            "workflow": "semantic-segmentation-adjustment",
+            "bucket": bucket,
+            "manifest_uri": f"s3://{bucket}/{manifest}",
+            "item_count": 2,
+        }
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        started = time.monotonic()
+        result = env.stack.invoke("PreflightFunction", {"batch": batch})
+        assert time.monotonic() - started < 20
+        assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 500_000  # KiB: no 1.6 GB decode
+        assert result["passed"] is False
+        rules = {finding["rule"] for finding in result["findings"]}
+        assert {"mask-size", "mask-too-large"} <= rules

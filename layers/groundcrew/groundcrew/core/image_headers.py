@@ -37,6 +37,8 @@ def image_size(s3: S3Client, uri: str) -> SizeReading:
             return ImageSize(*image.size), None
     except s3.exceptions.NoSuchKey:
         return None, f"image {uri} does not exist"
+    except Image.DecompressionBombError as error:
+        return None, f"image {uri} is too large to decode safely ({error})"
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
         return None, f"the size of image {uri} cannot be read from its header ({error})"
 

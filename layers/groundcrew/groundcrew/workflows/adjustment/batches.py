@@ -130,6 +130,9 @@ def _check_mask_output(
         )
 
 
+MAX_MASK_PIXELS = 100_000_000  # as the mask preflight's limit
+
+
 def _labelled_pixels(png: bytes | None) -> int:
     if png is None:
         return 0
@@ -138,8 +141,10 @@ def _labelled_pixels(png: bytes | None) -> int:
 
     try:
         with Image.open(io.BytesIO(png)) as opened:
+            if opened.size[0] * opened.size[1] > MAX_MASK_PIXELS:
+                return 0  # not decoded: no real mask is this large (and a small file claiming it is a bomb)
             return int(np.count_nonzero(np.asarray(opened)))  # index 0 is BACKGROUND
-    except (UnidentifiedImageError, OSError):
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
         return 0
 
 

@@ -104,26 +104,25 @@ def check_line(line: ManifestLine, read: ReadObject, job_attribute: str | None) 
 
 @dataclass(frozen=True, slots=True)
 class _MaskHeader:
-    """What the checks need of a mask file, read in one opening."""
+    """What the checks need of a mask file's header (its pixels are decoded only once its size is known good)."""
 
     mode: str
     size: tuple[int, int]
-    values: npt.NDArray[np.intp] | None  # the pixel values present, for 1-channel 8-bit masks
     palette: list[int] | None
     format: str | None
 
 
 def _read_mask(body: bytes) -> _MaskHeader:
-    """The mask's header and pixel values; raises UnidentifiedImageError or OSError for what is no image."""
+    """The mask's header; raises UnidentifiedImageError, OSError or DecompressionBombError for what is no image."""
     with Image.open(io.BytesIO(body)) as opened:
-        mode, size = opened.mode, opened.size
-        values = (
-            np.nonzero(np.bincount(np.asarray(opened, dtype=np.uint8).ravel(), minlength=256))[0]
-            if mode in {"L", "P"}
-            else None
-        )
-        palette = opened.getpalette() if mode == "P" else None
-        return _MaskHeader(mode, size, values, palette, opened.format)
+        palette = opened.getpalette() if opened.mode == "P" else None
+        return _MaskHeader(opened.mode, opened.size, palette, opened.format)
+
+
+def _mask_values(body: bytes) -> npt.NDArray[np.intp]:
+    """The pixel values present in a 1-channel 8-bit mask whose size passed the checks."""
+    with Image.open(io.BytesIO(body)) as opened:
+        return np.nonzero(np.bincount(np.asarray(opened, dtype=np.uint8).ravel(), minlength=256))[0]
 
 
 def _color_map(number: int, attribute: str, metadata: object) -> tuple[dict[int, str], list[Finding]]:
@@ -173,13 +172,20 @@ def _check_mask(number: int, uri: str, source: object, keys: Mapping[int, str], 
         return
     try:
         header = _read_mask(body)
+    except Image.DecompressionBombError as error:
+        yield Finding(number, "mask-too-large", f"{uri} is too large to decode safely ({error})")
+        return
     except (UnidentifiedImageError, OSError) as error:
         yield Finding(number, "mask-unreadable", f"{uri} is not a readable image ({error})")
         return
     yield from _check_mask_format(number, uri, header)
-    if header.values is not None:
-        yield from _check_mask_values(number, uri, header.values, header.palette, keys)
-    yield from _check_mask_size(number, uri, header.size, source, read)
+    size_findings = list(_check_mask_size(number, uri, header.size, source, read))
+    yield from size_findings
+    width, height = header.size
+    if width * height > MAX_PIXELS:
+        yield Finding(number, "mask-too-large", f"{uri} has {width * height:,} pixels; the limit is {MAX_PIXELS:,}")
+    elif header.mode in {"L", "P"} and not size_findings:  # pixels are decoded only once the size is known good
+        yield from _check_mask_values(number, uri, _mask_values(body), header.palette, keys)
 
 
 def _check_mask_format(number: int, uri: str, header: _MaskHeader) -> Iterator[Finding]:

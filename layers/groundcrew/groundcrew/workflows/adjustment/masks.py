@@ -190,6 +190,8 @@ def check_mask(png_bytes: bytes, size: tuple[int, int], class_map: ClassMap) -> 
     """Why the PNG is not a usable mask for an image of `size` = (width, height) and this class map (empty if it is)."""
     try:
         image = Image.open(io.BytesIO(png_bytes))
+    except Image.DecompressionBombError as error:
+        return [f"too large to decode safely ({error})"]
     except (UnidentifiedImageError, OSError) as error:
         return [f"not a readable image ({error})"]
     problems: list[str] = []
@@ -212,6 +214,7 @@ def check_mask(png_bytes: bytes, size: tuple[int, int], class_map: ClassMap) -> 
         problems.append("has a transparent colour (tRNS); masks must have no alpha")
     if image.size != size:
         problems.append(f"size is {image.size[0]}x{image.size[1]}, the image is {size[0]}x{size[1]}")
+        return problems  # its pixels are not decoded: a wrong size is enough, and may be a decompression bomb
     if image.mode in {"L", "P"}:
         counts = np.bincount(np.asarray(image, dtype=np.uint8).ravel(), minlength=256)
         unknown = np.nonzero(counts[len(class_map.names) :])[0] + len(class_map.names)
@@ -246,6 +249,8 @@ def image_size(image_bytes: bytes) -> tuple[int, int]:
     try:
         with Image.open(io.BytesIO(image_bytes)) as image:
             return image.size
+    except Image.DecompressionBombError as error:
+        raise ValueError(f"too large to decode safely ({error})") from error
     except (UnidentifiedImageError, OSError) as error:
         raise ValueError(f"not a readable image ({error})") from error
 
