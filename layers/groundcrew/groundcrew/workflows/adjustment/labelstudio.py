@@ -12,7 +12,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from groundcrew.core.errors import AnswerError, DataObjectError
-from groundcrew.workflows.labelstudio_markup import IMAGE_NAME, attribute, paragraphs, to_percent, to_pixels
+from groundcrew.workflows.labelstudio_markup import (
+    IMAGE_NAME,
+    attribute,
+    labeling_view,
+    labels_control,
+    paragraphs,
+    to_percent,
+    to_pixels,
+)
 from groundcrew.workforces.ground_truth.task_config import TaskConfig
 
 if TYPE_CHECKING:
@@ -49,14 +57,9 @@ class BoxesInLabelStudio:
     own_consolidation = False  # Ground Truth's built-in type would consolidate; one answer is the label
 
     def labeling_config(self, config: TaskConfig) -> str:
-        labels = "".join(f"\n    <Label value={attribute(label)}/>" for label in config.labels)
-        return (
-            "<View>\n"
-            f"  <Header value={attribute(config.header)}/>\n"
-            f'  <Image name="{IMAGE_NAME}" value="$image" zoom="true" zoomControl="true"/>\n'
-            f'  <RectangleLabels name="{CONTROL_NAME}" toName="{IMAGE_NAME}" strokeWidth="2">{labels}\n'
-            "  </RectangleLabels>\n"
-            "</View>"
+        labels = [attribute(label) for label in config.labels]
+        return labeling_view(
+            config.header, labels_control("RectangleLabels", CONTROL_NAME, labels, extra=' strokeWidth="2"')
         )
 
     def instructions(self, config: TaskConfig) -> str:
@@ -187,15 +190,8 @@ class MasksInLabelStudio:
     own_consolidation = False  # Ground Truth's built-in type would consolidate; one answer is the label
 
     def labeling_config(self, config: TaskConfig) -> str:
-        labels = "".join(f"\n    <Label value={attribute(label)}/>" for label in config.labels)
-        return (
-            "<View>\n"
-            f"  <Header value={attribute(config.header)}/>\n"
-            f'  <Image name="{IMAGE_NAME}" value="$image" zoom="true" zoomControl="true"/>\n'
-            f'  <BrushLabels name="{MASK_CONTROL_NAME}" toName="{IMAGE_NAME}">{labels}\n'
-            "  </BrushLabels>\n"
-            "</View>"
-        )
+        labels = [attribute(label) for label in config.labels]
+        return labeling_view(config.header, labels_control("BrushLabels", MASK_CONTROL_NAME, labels))
 
     def instructions(self, config: TaskConfig) -> str:
         steps = (

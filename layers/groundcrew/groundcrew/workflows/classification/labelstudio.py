@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from groundcrew.core.errors import AnswerError
 from groundcrew.workflows.classification.task import ELEMENT_NAME
-from groundcrew.workflows.labelstudio_markup import IMAGE_NAME, attribute, paragraphs
+from groundcrew.workflows.labelstudio_markup import attribute, labeling_view, labels_control, paragraphs
 from groundcrew.workforces.ground_truth.task_config import TaskConfig
 
 if TYPE_CHECKING:
@@ -17,14 +17,10 @@ class ClassificationInLabelStudio:
     own_consolidation = True  # answers go through our consolidation, like the page\'s
 
     def labeling_config(self, config: TaskConfig) -> str:
-        choices = "".join(f"\n    <Choice value={attribute(label)}/>" for label in config.labels)
-        return (
-            "<View>\n"
-            f"  <Header value={attribute(config.header)}/>\n"
-            f'  <Image name="{IMAGE_NAME}" value="$image"/>\n'
-            f'  <Choices name="{ELEMENT_NAME}" toName="{IMAGE_NAME}" choice="single-radio" required="true" '
-            f'showInline="true">{choices}\n  </Choices>\n'
-            "</View>"
+        choices = [attribute(label) for label in config.labels]
+        extra = ' choice="single-radio" required="true" showInline="true"'
+        return labeling_view(
+            config.header, labels_control("Choices", ELEMENT_NAME, choices, item="Choice", extra=extra), zoom=False
         )
 
     def instructions(self, config: TaskConfig) -> str:

@@ -15,7 +15,15 @@ import orjson
 from groundcrew.core.errors import AnswerError, DataObjectError
 from groundcrew.workflows.keypoints import task
 from groundcrew.workflows.keypoints.poses import Rig, rig_from_dict
-from groundcrew.workflows.labelstudio_markup import IMAGE_NAME, attribute, paragraphs, to_percent, to_pixels
+from groundcrew.workflows.labelstudio_markup import (
+    IMAGE_NAME,
+    attribute,
+    labeling_view,
+    labels_control,
+    paragraphs,
+    to_percent,
+    to_pixels,
+)
 from groundcrew.workforces.ground_truth.task_config import TaskConfig
 
 if TYPE_CHECKING:
@@ -34,18 +42,9 @@ class KeypointsInLabelStudio:
     own_consolidation = True  # answers go through our consolidation, like the page\'s
 
     def labeling_config(self, config: TaskConfig) -> str:
-        rig = _rig(config)
-        labels = "".join(
-            f"\n    <Label value={attribute(k.name)} background={attribute(k.color)}/>" for k in rig.keypoints
-        )
-        return (
-            "<View>\n"
-            f"  <Header value={attribute(config.header)}/>\n"
-            f'  <KeyPointLabels name="{CONTROL_NAME}" toName="{IMAGE_NAME}" strokeWidth="2">{labels}\n'
-            "  </KeyPointLabels>\n"
-            f'  <Image name="{IMAGE_NAME}" value="$image" zoom="true" zoomControl="true"/>\n'
-            "</View>"
-        )
+        labels = [f"{attribute(k.name)} background={attribute(k.color)}" for k in _rig(config).keypoints]
+        control = labels_control("KeyPointLabels", CONTROL_NAME, labels, extra=' strokeWidth="2"')
+        return labeling_view(config.header, control, control_first=True)  # pick a name, then click
 
     def instructions(self, config: TaskConfig) -> str:
         rig = _rig(config)
