@@ -91,3 +91,24 @@ def labelstudio_server() -> Iterator[Any]:
 
     with server.start() as running:
         yield running
+
+
+def _bomb_png(width: int, height: int) -> bytes:
+    """A greyscale PNG of zeros built row by row: small on disk, width x height bytes once decoded (a
+    decompression bomb), without ever holding an image that size here."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    packer, row = zlib.compressobj(9), b"\x00" * (width + 1)
+    body = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
+
+
+@pytest.fixture
+def bomb_png() -> Any:
+    """`bomb_png(width, height)`: the bytes of a PNG that claims that many pixels."""
+    return _bomb_png

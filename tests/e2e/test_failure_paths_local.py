@@ -39,6 +39,14 @@ def intake(env: LocalEnvironment, key: str, size: int = 576) -> dict[str, Any]:
     return result
 
 
+def drop_sample_batch(env: LocalEnvironment) -> None:
+    """The shapes project, its images and the seal marker, through the real S3 -> intake path."""
+    env.s3.put_object(Bucket=env.data_bucket, Key="projects/shapes.yaml", Body=sample_project_document())
+    for path in (p for p in sample_images() if p.suffix in {".png", ".jpg"}):
+        env.s3.put_object(Bucket=env.data_bucket, Key=f"incoming/shapes/{path.name}", Body=path.read_bytes())
+    env.s3.put_object(Bucket=env.data_bucket, Key="incoming/shapes/_SEAL", Body=b"")
+
+
 def rejections(env: LocalEnvironment) -> list[tuple[str, str]]:
     return [(e["detail"]["key"], e["detail"]["rule"]) for e in env.events_of("Input Rejected")]
 
@@ -118,10 +126,7 @@ def test_a_batch_run_again_announces_its_completion_once() -> None:
     """An execution started again with the same input (a redrive, an operator's retry) re-does the work, which is
     idempotent, but consumers hear of the completion and the training export once."""
     with local_environment() as env:
-        env.s3.put_object(Bucket=env.data_bucket, Key="projects/shapes.yaml", Body=sample_project_document())
-        for path in (p for p in sample_images() if p.suffix in {".png", ".jpg"}):
-            env.s3.put_object(Bucket=env.data_bucket, Key=f"incoming/shapes/{path.name}", Body=path.read_bytes())
-        env.s3.put_object(Bucket=env.data_bucket, Key="incoming/shapes/_SEAL", Body=b"")
+        drop_sample_batch(env)
         (first,) = env.wait_for_all_executions()
         assert first["status"] == "SUCCEEDED"
         sfn = env.client("stepfunctions")
@@ -154,10 +159,7 @@ def test_sagemaker_5xx_in_launch_and_track_are_retried_and_the_batch_still_compl
     with local_environment() as env:
         env.ground_truth.create_labeling_job = _unavailable_first(env.ground_truth.create_labeling_job, 1)  # type: ignore[method-assign]
         env.ground_truth.describe_labeling_job = _unavailable_first(env.ground_truth.describe_labeling_job, 5)  # type: ignore[method-assign]
-        env.s3.put_object(Bucket=env.data_bucket, Key="projects/shapes.yaml", Body=sample_project_document())
-        for path in (p for p in sample_images() if p.suffix in {".png", ".jpg"}):
-            env.s3.put_object(Bucket=env.data_bucket, Key=f"incoming/shapes/{path.name}", Body=path.read_bytes())
-        env.s3.put_object(Bucket=env.data_bucket, Key="incoming/shapes/_SEAL", Body=b"")
+        drop_sample_batch(env)
         (execution,) = env.wait_for_all_executions()
         assert execution["status"] == "SUCCEEDED"
         sfn = env.client("stepfunctions")
@@ -180,10 +182,7 @@ def test_a_round_that_fails_after_launch_stops_its_job_before_the_failure_is_rep
     with local_environment() as env:
         original = env.ground_truth.describe_labeling_job
         env.ground_truth.describe_labeling_job = refused  # type: ignore[method-assign]
-        env.s3.put_object(Bucket=env.data_bucket, Key="projects/shapes.yaml", Body=sample_project_document())
-        for path in (p for p in sample_images() if p.suffix in {".png", ".jpg"}):
-            env.s3.put_object(Bucket=env.data_bucket, Key=f"incoming/shapes/{path.name}", Body=path.read_bytes())
-        env.s3.put_object(Bucket=env.data_bucket, Key="incoming/shapes/_SEAL", Body=b"")
+        drop_sample_batch(env)
         (execution,) = env.wait_for_all_executions()
         assert execution["status"] == "FAILED"
         env.ground_truth.describe_labeling_job = original  # type: ignore[method-assign]
@@ -196,22 +195,8 @@ def test_a_round_that_fails_after_launch_stops_its_job_before_the_failure_is_rep
         assert env.events_of("Labeling Job Failed")
 
 
-def _bomb_png(width: int, height: int) -> bytes:
-    """A greyscale PNG of zeros built row by row: a few hundred KiB on disk, width x height bytes once decoded."""
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    packer, row = zlib.compressobj(9), b"\x00" * (width + 1)
-    body = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
-
-
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
-def test_decompression_bombs_given_as_masks_are_refused_by_preflight_without_decoding_them() -> None:
+def test_decompression_bombs_given_as_masks_are_refused_by_preflight_without_decoding_them(bomb_png: Any) -> None:
     """Two small PNGs claiming 12,000 x 12,000 and 20,000 x 20,000 pixels as the masks of a 20 x 10 image: the
     first is refused for its size (its pixels never decoded), the second is one Pillow will not open; the batch is
     rejected with both rules, quickly, instead of a 1.6 GB decode or an uncaught DecompressionBombError."""
@@ -242,7 +227,7 @@ def test_decompression_bombs_given_as_masks_are_refused_by_preflight_without_dec
         lines = []
         for name, size in (("a", (12_000, 12_000)), ("b", (20_000, 20_000))):
             env.s3.put_object(Bucket=bucket, Key=f"images/scenes/{name}.png", Body=image.getvalue())
-            env.s3.put_object(Bucket=bucket, Key=f"imported/scenes/{name}.png", Body=_bomb_png(*size))
+            env.s3.put_object(Bucket=bucket, Key=f"imported/scenes/{name}.png", Body=bomb_png(*size))
             lines.append(
                 {
                     "source-ref": f"s3://{bucket}/images/scenes/{name}.png",

@@ -425,28 +425,14 @@ def test_a_keypoint_the_rig_does_not_have_is_rejected_by_the_keypoint_reader_wit
         plugin.read_answer("labelstudio.7", json.dumps(content), context)
 
 
-def bomb_png(width: int, height: int) -> bytes:
-    """A greyscale PNG of zeros, built row by row: small on disk, huge once decoded (nothing that size is held)."""
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    packer, row, parts = zlib.compressobj(9), b"\x00" * (width + 1), []
-    for _ in range(height):
-        parts.append(packer.compress(row))
-    parts.append(packer.flush())
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"".join(parts)) + chunk(b"IEND", b"")
-
-
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 @pytest.mark.parametrize(
     ("size", "reason"),
     [((20_000, 20_000), "too large to decode safely"), ((11_000, 10_000), "over 100,000,000")],
 )
-def test_an_imported_mask_too_large_to_decode_is_refused_before_it_is(size: tuple[int, int], reason: str) -> None:
+def test_an_imported_mask_too_large_to_decode_is_refused_before_it_is(
+    size: tuple[int, int], reason: str, bomb_png: Any
+) -> None:
     """A small PNG that claims a huge image (a decompression bomb) never reaches numpy."""
     from groundcrew.core.errors import DataObjectError
     from groundcrew.workflows.adjustment.labelstudio import _mask_indices
